@@ -1,0 +1,62 @@
+"""Kaiten Analytics: software entitlement usage — metering, audit analytics, feature flags.
+
+>>> import kaiten_analytics as ka
+>>> kaiten = ka.connect("sqlite://")
+>>> kaiten.customers.create("acme", "Acme Corp").slug
+'acme'
+"""
+
+from kaiten_analytics.client import Kaiten
+from kaiten_analytics.entities import (
+    AuditStats,
+    Customer,
+    Entitlement,
+    EntitlementValue,
+    Instance,
+    License,
+    UsageReport,
+    Zone,
+)
+from kaiten_analytics.errors import ConflictError, KaitenError, NotFoundError, ValidationError
+
+__all__ = [
+    "AuditStats",
+    "ConflictError",
+    "Customer",
+    "Entitlement",
+    "EntitlementValue",
+    "Instance",
+    "Kaiten",
+    "KaitenError",
+    "License",
+    "NotFoundError",
+    "UsageReport",
+    "ValidationError",
+    "Zone",
+    "connect",
+]
+
+
+def connect(url: str | None = None, clock=None, *, migrate: bool = True) -> Kaiten:
+    """Connect to a Kaiten database and migrate it to the newest schema.
+
+    Parameters
+    ----------
+    url
+        A SQLAlchemy URL; default ``$KAITEN_DATABASE_URL``, else ``sqlite:///kaiten.db``.
+    clock
+        A callable returning an aware UTC datetime; every timestamp written and every
+        "now"/"today" computed comes from it. Default: the system clock.
+    migrate
+        Run the shipped Alembic migrations to head first (default True).
+    """
+    from kaiten_analytics.clock import system_clock
+    from kaiten_analytics.config import database_url
+    from kaiten_analytics.db.engine import create_engine
+    from kaiten_analytics.db.migrate import upgrade
+    from kaiten_analytics.service.database import Database
+
+    engine = create_engine(database_url(url))
+    if migrate:
+        upgrade(engine)
+    return Kaiten(Database(engine=engine, clock=clock or system_clock))

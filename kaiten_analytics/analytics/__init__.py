@@ -1,0 +1,1 @@
+"""Read queries returning documented pandas DataFrames; aggregation happens in SQL."""

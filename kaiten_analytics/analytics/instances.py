@@ -1,0 +1,47 @@
+"""The instance list."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.db.models import customers, deployment_zones, instances, licenses
+from kaiten_analytics.service.database import Database
+from kaiten_analytics.service.lookup import id_for
+
+INSTANCE_COLUMNS = [
+    "slug", "name", "customer", "license", "deployment_zone", "license_start", "license_end",
+    "description", "metadata", "created_at", "updated_at", "customer_name",
+]
+
+
+def list_instances(db: Database, customer: str | None = None) -> pd.DataFrame:
+    """List live (not deleted) instances, optionally of one customer, ordered by slug.
+
+    Returns
+    -------
+    DataFrame
+        slug, name, customer (slug), license (slug), deployment_zone (slug or None),
+        license_start, license_end (dates or None), description, metadata (dict),
+        created_at, updated_at (aware UTC), customer_name.
+    """
+    query = (
+        sa.select(
+            instances.c.slug, instances.c.name, customers.c.slug, licenses.c.slug,
+            deployment_zones.c.slug, instances.c.license_start, instances.c.license_end,
+            instances.c.description, instances.c.metadata, instances.c.created_at,
+            instances.c.updated_at, customers.c.name,
+        )
+        .join(customers, customers.c.id == instances.c.customer_id)
+        .join(licenses, licenses.c.id == instances.c.license_id)
+        .outerjoin(deployment_zones, deployment_zones.c.id == instances.c.deployment_zone_id)
+        .where(instances.c.deleted_at.is_(None))
+        .order_by(instances.c.slug)
+    )
+    with db.read() as connection:
+        if customer is not None:
+            query = query.where(instances.c.customer_id == id_for(connection, "customer",
+                                                                  customer))
+        rows = connection.execute(query).all()
+    return frame(rows, INSTANCE_COLUMNS, times=("created_at", "updated_at"))

@@ -1,0 +1,97 @@
+"""The ``kaiten`` command: database upgrades, demo data, the console."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kaiten_analytics.errors import KaitenError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``kaiten`` command line; return its exit status."""
+    parser = argparse.ArgumentParser(prog="kaiten", description=__doc__)
+    parser.add_argument("--url", help="database URL (default $KAITEN_DATABASE_URL, else "
+                                      "sqlite:///kaiten.db)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="migrate the database to the newest schema")
+    purge = db_commands.add_parser("purge-keys", help="delete expired idempotency keys")
+    purge.add_argument("--older-than-hours", type=float, default=None)
+
+    demo = commands.add_parser("demo", help="fill the database with demo data")
+    demo.add_argument("--customers", type=int, default=5)
+    demo.add_argument("--instances", type=int, default=30)
+    demo.add_argument("--events", type=int, default=20_000,
+                      help="audit events of history to generate (default 20,000)")
+    demo.add_argument("--big-instance-events", type=int, default=0,
+                      help="events for one extra large instance (SPEC §9: 1,000,000)")
+    demo.add_argument("--days", type=int, default=90, help="days of history (default 90)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--if-empty", action="store_true",
+                      help="do nothing when the database already has customers")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    console = commands.add_parser("console", help="start the Streamlit console")
+    console.add_argument("--port", type=int, default=8501)
+    console.add_argument("streamlit_args", nargs=argparse.REMAINDER)
+
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except KaitenError as error:
+        print(f"kaiten: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import kaiten_analytics as ka
+
+    if args.command == "console":
+        return _console(args)
+    kaiten = ka.connect(args.url)
+    if args.command == "db":
+        if args.db_command == "upgrade":
+            print(f"{kaiten.url}: at the newest schema")
+        else:
+            from kaiten_analytics.service.usage import purge_idempotency_keys
+
+            removed = purge_idempotency_keys(kaiten.db, args.older_than_hours)
+            print(f"removed {removed} expired idempotency keys")
+        return 0
+    from kaiten_analytics.demo.build import build_demo
+
+    if args.if_empty and len(kaiten.customers.list()):
+        print(f"{kaiten.url} already has data; leaving it as it is")
+        return 0
+    summary = build_demo(kaiten, customers=args.customers, instances=args.instances,
+                         events=args.events, big_instance_events=args.big_instance_events,
+                         days=args.days, seed=args.seed, progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    app = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+    if not app.exists():
+        print("kaiten: the console runs from a checkout of the project (streamlit_app.py "
+              f"was not found next to the package, looked in {app.parent})", file=sys.stderr)
+        return 2
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
+        *[a for a in args.streamlit_args if a != "--"],
+    ]
+    env = dict(os.environ)
+    if args.url:
+        env["KAITEN_DATABASE_URL"] = args.url
+    return subprocess.call(command, cwd=app.parent, env=env)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""The injectable clock: every timestamp the library writes comes from one of these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ulid import ULID
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def utc_now(clock: Clock) -> datetime:
+    """Call ``clock`` and return its time in UTC; a naive answer is a programming error."""
+    now = clock()
+    if not isinstance(now, datetime) or now.tzinfo is None:
+        raise TypeError(f"clock must return an aware datetime, returned {now!r}")
+    return now.astimezone(UTC)
+
+
+def new_id(at: datetime) -> str:
+    """Return a new ULID string whose time part is ``at`` (so ids sort with their timestamps)."""
+    return str(ULID.from_datetime(at))

@@ -1,0 +1,33 @@
+"""Settings read from the environment when asked (never at import); explicit arguments win."""
+
+from __future__ import annotations
+
+import os
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kaiten_analytics.errors import ValidationError
+
+DEFAULT_DATABASE_URL = "sqlite:///kaiten.db"
+DEFAULT_TIMEZONE = "UTC"
+
+
+def database_url(url: str | None = None) -> str:
+    """Return ``url``, else ``$KAITEN_DATABASE_URL``, else the embedded SQLite file."""
+    return url or os.environ.get("KAITEN_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def default_timezone(tz: str | None = None) -> str:
+    """Return ``tz``, else ``$KAITEN_TIMEZONE``, else ``UTC``; the name is checked."""
+    name = tz or os.environ.get("KAITEN_TIMEZONE") or DEFAULT_TIMEZONE
+    zone(name)
+    return name
+
+
+def zone(name: str) -> ZoneInfo:
+    """Return the IANA zone ``name`` or raise ``ValidationError(field="tz")``."""
+    if not isinstance(name, str) or not name:
+        raise ValidationError("tz", "must be an IANA time zone name such as 'Europe/Berlin'")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError("tz", f"unknown time zone {name!r}") from exc

@@ -1,0 +1,1 @@
+"""The data layer: tables, engine set-up, dialect quirks, migrations runner."""

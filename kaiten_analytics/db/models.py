@@ -1,0 +1,199 @@
+"""The tables (SQLAlchemy Core metadata; the schema itself is created only by migrations).
+
+Audit rollups: ``audit_rollup_15m`` holds, per instance × entitlement × 15-minute UTC bucket,
+the event counts by console category and the usage value's first/last/min/max; every real
+zone offset is a multiple of 15 minutes, so any local day is a whole number of buckets.
+``audit_rollup_day`` holds the same counts per UTC day, so all-time totals read a few hundred
+rows. Both are written in the transaction that appends the audit event.
+Buckets and days are integers (seconds since the epoch // 900 and // 86400): portable range
+and grouping arithmetic on both engines.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kaiten_analytics.db.types import JSONType, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING)
+
+ENTITLEMENT_TYPES = ("NUMBER", "BOOLEAN", "STRING")
+AGGREGATION_METHODS = ("SUM", "COUNT", "AVERAGE", "MAX", "MIN", "LATEST")
+FLAG_TYPES = ("boolean", "string", "number", "json")
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+licenses = sa.Table(
+    "licenses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+)
+
+entitlements = sa.Table(
+    "entitlements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("aggregation_method", sa.String(16), nullable=True),
+    sa.Column("unit", sa.String(50), nullable=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.CheckConstraint("type IN ('NUMBER', 'BOOLEAN', 'STRING')", name="type"),
+    sa.CheckConstraint(
+        "(type = 'NUMBER' AND aggregation_method IN "
+        "('SUM', 'COUNT', 'AVERAGE', 'MAX', 'MIN', 'LATEST')) "
+        "OR (type <> 'NUMBER' AND aggregation_method IS NULL)",
+        name="aggregation_method",
+    ),
+)
+
+license_entitlements = sa.Table(
+    "license_entitlements",
+    metadata,
+    sa.Column("license_id", sa.ForeignKey("licenses.id"), primary_key=True),
+    sa.Column("entitlement_id", sa.ForeignKey("entitlements.id"), primary_key=True),
+    sa.Column("value", JSONType, nullable=True),
+)
+
+deployment_zones = sa.Table(
+    "deployment_zones",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+)
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer_id", sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("license_id", sa.ForeignKey("licenses.id"), nullable=False, index=True),
+    sa.Column("deployment_zone_id", sa.ForeignKey("deployment_zones.id"), nullable=True),
+    sa.Column("license_start", sa.Date, nullable=True),
+    sa.Column("license_end", sa.Date, nullable=True),
+    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("deleted_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint(
+        "license_end IS NULL OR license_start IS NULL OR license_end >= license_start",
+        name="license_dates",
+    ),
+)
+
+entitlement_usage = sa.Table(
+    "entitlement_usage",
+    metadata,
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), primary_key=True),
+    sa.Column("entitlement_id", sa.ForeignKey("entitlements.id"), primary_key=True),
+    # {"type": "number", "value": <aggregate>, "event_count": <accepted reports>}; NULL = no
+    # accepted report yet (the row exists so that concurrent reporters have a row to lock).
+    sa.Column("value", JSONType, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+feature_audit_trail = sa.Table(
+    "feature_audit_trail",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),  # ULID: sortable by time
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False),
+    sa.Column("entitlement_id", sa.ForeignKey("entitlements.id"), nullable=False),
+    sa.Column("event_name", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # The event log pages newest first per instance, optionally per entitlement / event name.
+    sa.Index("ix_audit_instance_created", "instance_id", "created_at", "id"),
+    sa.Index("ix_audit_instance_entitlement_created", "instance_id", "entitlement_id",
+             "created_at", "id"),
+    sa.Index("ix_audit_instance_event_created", "instance_id", "event_name", "created_at", "id"),
+)
+
+audit_rollup_15m = sa.Table(
+    "audit_rollup_15m",
+    metadata,
+    sa.Column("instance_id", sa.Integer, primary_key=True),
+    sa.Column("entitlement_id", sa.Integer, primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True),  # epoch seconds // 900
+    sa.Column("reads", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("accepted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+    # the aggregate after accepted reports in the bucket (for downsampled value over time)
+    sa.Column("value_first", sa.Float, nullable=True),
+    sa.Column("value_last", sa.Float, nullable=True),
+    sa.Column("value_min", sa.Float, nullable=True),
+    sa.Column("value_max", sa.Float, nullable=True),
+    sa.Column("threshold_last", sa.Float, nullable=True),
+    sa.Index("ix_audit_rollup_15m_instance_bucket", "instance_id", "bucket"),
+)
+
+audit_rollup_day = sa.Table(
+    "audit_rollup_day",
+    metadata,
+    sa.Column("instance_id", sa.Integer, primary_key=True),
+    sa.Column("entitlement_id", sa.Integer, primary_key=True),
+    sa.Column("day", sa.Integer, primary_key=True),  # epoch seconds // 86400 (UTC day)
+    sa.Column("reads", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("accepted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("response", JSONType, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+outbox_events = sa.Table(
+    "outbox_events",
+    metadata,
+    sa.Column("id", sa.String(26), primary_key=True),
+    sa.Column("aggregate_type", sa.String(50), nullable=False),
+    sa.Column("aggregate_id", sa.String(100), nullable=False),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_outbox_aggregate", "aggregate_type", "aggregate_id", "event_type"),
+)
+
+feature_flags = sa.Table(
+    "feature_flags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(63), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("default_value", JSONType, nullable=True),
+    sa.Column("rules", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("type IN ('boolean', 'string', 'number', 'json')", name="type"),
+)

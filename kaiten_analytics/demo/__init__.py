@@ -1,0 +1,1 @@
+"""Demo data: a realistic catalogue, fleet and history for the console and the notebooks."""

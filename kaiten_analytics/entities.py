@@ -1,0 +1,116 @@
+"""The plain records the library returns (frozen dataclasses; no database behind them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A vendor's customer."""
+
+    slug: str
+    name: str
+    created_at: datetime
+    id: int = field(repr=False, default=0)
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """A catalogue entry: what a license can grant or limit."""
+
+    slug: str
+    name: str
+    type: str
+    aggregation_method: str | None
+    unit: str | None
+    description: str
+    id: int = field(repr=False, default=0)
+
+
+@dataclass(frozen=True)
+class License:
+    """A license tier and its entitlement values (thresholds for NUMBER; None = no limit)."""
+
+    slug: str
+    name: str
+    description: str
+    entitlements: dict[str, Any]
+    id: int = field(repr=False, default=0)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A deployment zone (a logical environment such as ``eu-prod``)."""
+
+    slug: str
+    name: str
+    id: int = field(repr=False, default=0)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One deployment of the vendor's product for a customer."""
+
+    slug: str
+    name: str
+    customer: str
+    license: str
+    deployment_zone: str | None
+    description: str
+    license_start: date | None
+    license_end: date | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+    id: int = field(repr=False, default=0)
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """The outcome of one usage report.
+
+    ``usage`` is the stored value after the report, ``{"type": "number", "value": …,
+    "event_count": …}`` (None when nothing was ever accepted); ``reason`` says why a report was
+    rejected (None when accepted).
+    """
+
+    status: str
+    usage: dict[str, Any] | None
+    threshold: float | None
+    reason: str | None
+    event_id: str
+    instance: str = ""
+    entitlement: str = ""
+    value: float | None = None
+    previous: float | None = None
+    reached: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        """True when the report was accepted."""
+        return self.status == "ACCEPTED"
+
+
+@dataclass(frozen=True)
+class EntitlementValue:
+    """What an instance is granted for one entitlement, and its current usage."""
+
+    entitlement: str
+    type: str
+    value: Any
+    usage: dict[str, Any] | None
+    event_id: str
+
+
+@dataclass(frozen=True)
+class AuditStats:
+    """The four stats cards of the Audit Trail tab."""
+
+    total: int
+    accepted: int
+    rejected: int
+    today: int

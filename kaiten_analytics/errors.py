@@ -1,0 +1,67 @@
+"""The exceptions the library raises.
+
+Every input the library refuses raises one of these, so a caller needs a single ``except``::
+
+    KaitenError                 base of everything below
+    ├── ValidationError         a field is missing, malformed or out of range (``.field``)
+    ├── NotFoundError           a slug or key names nothing (``.entity``, ``.key``)
+    └── ConflictError           a duplicate slug or key, or an idempotency key reused
+                                with a different request (``.field``)
+
+Lower-level database errors (``sqlalchemy.exc.IntegrityError``) are translated into these at
+one boundary, :func:`kaiten_analytics.db.errors.translate_integrity_error`. All of them pickle, so
+they survive a trip across a process boundary.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConflictError", "KaitenError", "NotFoundError", "ValidationError"]
+
+
+class KaitenError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self):  # keep subclasses' extra fields through pickling
+        return (self.__class__._rebuild, (self.__dict__.copy(),))
+
+    @classmethod
+    def _rebuild(cls, state: dict) -> KaitenError:
+        error = cls.__new__(cls)
+        Exception.__init__(error, state.get("message"))
+        error.__dict__.update(state)
+        return error
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(KaitenError):
+    """An input field is refused; ``field`` names it and the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class NotFoundError(KaitenError):
+    """A slug or key names nothing (or something deleted)."""
+
+    def __init__(self, entity: str, key: object, message: str | None = None) -> None:
+        super().__init__(message or f"{entity} {key!r} does not exist")
+        self.entity = entity
+        self.key = key
+        self.field = entity
+
+
+class ConflictError(KaitenError):
+    """A unique value is taken, or an idempotency key was reused with another request."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message

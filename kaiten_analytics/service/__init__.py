@@ -1,0 +1,1 @@
+"""Write use-cases. Each public function here owns exactly one transaction."""

@@ -1,0 +1,148 @@
+"""Field rules, checked where input enters the service (once, for every caller)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from numbers import Real
+from typing import Any
+
+from kaiten_analytics.db.models import AGGREGATION_METHODS, ENTITLEMENT_TYPES
+from kaiten_analytics.errors import ValidationError
+
+SLUG_MAX = 63
+NAME_MAX = 200
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def slug(value: Any, field: str = "slug") -> str:
+    """Return ``value`` if it is URL-safe: lowercase letters, digits and single inner ``-``."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "is required")
+    if len(value) > SLUG_MAX:
+        raise ValidationError(field, f"must be at most {SLUG_MAX} characters")
+    if not _SLUG.match(value):
+        raise ValidationError(
+            field, "must be URL-safe: lowercase letters, digits and '-' (e.g. 'acme-prod')"
+        )
+    return value
+
+
+def name(value: Any, field: str = "name") -> str:
+    """Return ``value`` stripped; it must be a non-empty string of at most 200 characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "must not be empty")
+    value = value.strip()
+    if len(value) > NAME_MAX:
+        raise ValidationError(field, f"must be at most {NAME_MAX} characters")
+    return value
+
+
+def text(value: Any, field: str = "description", max_length: int = 10_000) -> str:
+    """Return ``value`` (None becomes ""), a string of at most ``max_length`` characters."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be text")
+    if len(value) > max_length:
+        raise ValidationError(field, f"must be at most {max_length} characters")
+    return value
+
+
+def optional_date(value: Any, field: str) -> date | None:
+    """Return a ``date`` from a date or an ISO ``YYYY-MM-DD`` string (None stays None)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        raise ValidationError(field, "must be a date (YYYY-MM-DD), not a date and time")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationError(field, f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    raise ValidationError(field, "must be a date (YYYY-MM-DD)")
+
+
+def date_range(start: date | None, end: date | None) -> None:
+    """Refuse an end date before the start date."""
+    if start is not None and end is not None and end < start:
+        raise ValidationError("license_end", f"{end} is before license_start {start}")
+
+
+def json_object(value: Any, field: str = "metadata") -> dict[str, Any]:
+    """Return a JSON object (a dict with string keys) from a mapping or JSON text."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(field, f"is not valid JSON ({exc.msg} at line "
+                                         f"{exc.lineno} column {exc.colno})") from exc
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, f"must be a JSON object, got {type(value).__name__}")
+    value = dict(value)
+    if not all(isinstance(key, str) for key in value):
+        raise ValidationError(field, "keys must be strings")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(field, f"must hold only JSON values ({exc})") from exc
+    return value
+
+
+def finite_number(value: Any, field: str = "value") -> float:
+    """Return ``value`` as a float; refuse NaN, infinities, booleans, strings and containers."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValidationError(field, f"must be a finite number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValidationError(field, f"must be a finite number, got {value!r}")
+    return number
+
+
+def entitlement_type(value: Any) -> str:
+    """Return a valid entitlement type (case-insensitive input)."""
+    upper = value.upper() if isinstance(value, str) else value
+    if upper not in ENTITLEMENT_TYPES:
+        raise ValidationError("type", f"must be one of {', '.join(ENTITLEMENT_TYPES)}")
+    return upper
+
+
+def aggregation_method(value: Any, type_: str) -> str | None:
+    """Return the aggregation method; only NUMBER entitlements have one."""
+    if type_ != "NUMBER":
+        if value not in (None, ""):
+            raise ValidationError(
+                "aggregation_method", f"only NUMBER entitlements aggregate; {type_} takes none"
+            )
+        return None
+    upper = value.upper() if isinstance(value, str) else value
+    if upper not in AGGREGATION_METHODS:
+        raise ValidationError(
+            "aggregation_method", f"must be one of {', '.join(AGGREGATION_METHODS)}"
+        )
+    return upper
+
+
+def entitlement_value(type_: str, value: Any, field: str) -> Any:
+    """Check a license's value for an entitlement of ``type_`` (NUMBER: threshold or None)."""
+    if type_ == "NUMBER":
+        if value is None:
+            return None
+        number = finite_number(value, field)
+        if number < 0:
+            raise ValidationError(field, "a threshold must not be negative")
+        return int(number) if number.is_integer() else number
+    if type_ == "BOOLEAN":
+        if not isinstance(value, bool):
+            raise ValidationError(field, "a BOOLEAN entitlement takes true or false")
+        return value
+    if not isinstance(value, str):
+        raise ValidationError(field, "a STRING entitlement takes a text value")
+    return value
