@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ulid import ULID
+from ulid import LaxMonotonicPolicy, ULIDGenerator
 
 Clock = Callable[[], datetime]
 
@@ -23,6 +23,11 @@ def utc_now(clock: Clock) -> datetime:
     return now.astimezone(UTC)
 
 
+# Monotonic within a millisecond, so events written in one process in the same millisecond
+# keep their order when sorted by id.
+_ids = ULIDGenerator(policy=LaxMonotonicPolicy())
+
+
 def new_id(at: datetime) -> str:
     """Return a new ULID string whose time part is ``at`` (so ids sort with their timestamps)."""
-    return str(ULID.from_datetime(at))
+    return str(_ids.generate(at))

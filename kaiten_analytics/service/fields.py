@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from numbers import Real
 from typing import Any
 
@@ -145,4 +145,37 @@ def entitlement_value(type_: str, value: Any, field: str) -> Any:
         return value
     if not isinstance(value, str):
         raise ValidationError(field, "a STRING entitlement takes a text value")
+    return value
+
+
+def instant(value: Any, field: str) -> datetime | None:
+    """Return an aware UTC datetime from an RFC 3339 string or an aware datetime (None stays).
+
+    A string without an offset, or a naive datetime, is refused: it names no instant.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValidationError(field, f"{value!r} is not an RFC 3339 timestamp "
+                                         "(e.g. 2026-03-10T12:00:00Z)") from exc
+        if parsed.tzinfo is None:
+            raise ValidationError(field, f"{value!r} has no UTC offset (add Z or +hh:mm)")
+        return parsed.astimezone(UTC)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValidationError(field, "must be an aware datetime (with a time zone)")
+        return value.astimezone(UTC)
+    raise ValidationError(field, "must be an RFC 3339 string or an aware datetime")
+
+
+def bounded_int(value: Any, field: str, low: int, high: int | None = None) -> int:
+    """Return ``value`` if it is an int within [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, f"must be a whole number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        span = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValidationError(field, f"must be {span}, got {value}")
     return value

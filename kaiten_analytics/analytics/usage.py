@@ -1,0 +1,67 @@
+"""Current usage of an instance against its license."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.db.models import entitlement_usage, entitlements, license_entitlements
+from kaiten_analytics.service.database import Database
+from kaiten_analytics.service.lookup import instance_row
+
+SUMMARY_COLUMNS = [
+    "entitlement", "type", "aggregation_method", "granted", "usage", "event_count",
+    "percent_used", "updated_at", "name", "unit",
+]
+
+
+def usage_summary(db: Database, instance: str) -> pd.DataFrame:
+    """Summarise an instance's usage: one row per entitlement of its license.
+
+    Returns
+    -------
+    DataFrame
+        entitlement (slug), type, aggregation_method, granted (the license value: the
+        threshold for NUMBER, None = no limit), usage (current aggregate, NaN before the
+        first accepted report or for non-NUMBER), event_count (accepted reports, 0 before
+        the first), percent_used (0–100 of the threshold, NaN without a limit), updated_at
+        (aware UTC, NaT before the first report), name, unit — ordered by entitlement.
+    """
+    eu, le = entitlement_usage, license_entitlements
+    with db.read() as connection:
+        row = instance_row(connection, instance)
+        rows = connection.execute(
+            sa.select(entitlements.c.slug, entitlements.c.type,
+                      entitlements.c.aggregation_method, le.c.value, eu.c.value,
+                      eu.c.updated_at, entitlements.c.name, entitlements.c.unit)
+            .select_from(le)
+            .join(entitlements, entitlements.c.id == le.c.entitlement_id)
+            .outerjoin(eu, (eu.c.entitlement_id == le.c.entitlement_id)
+                       & (eu.c.instance_id == row.id))
+            .where(le.c.license_id == row.license_id)
+            .order_by(entitlements.c.slug)
+        ).all()
+    records = []
+    for slug, type_, method, granted, usage, updated_at, name, unit in rows:
+        usage = usage or {}
+        current = usage.get("value")
+        records.append((slug, type_, method, granted,
+                        np.nan if current is None else float(current),
+                        int(usage.get("event_count", 0)),
+                        _percent(type_, current, granted),
+                        updated_at if usage else None, name, unit))
+    df = frame(records, SUMMARY_COLUMNS, times=("updated_at",))
+    df["usage"] = df["usage"].astype("float64")
+    df["percent_used"] = df["percent_used"].astype("float64")
+    df["event_count"] = df["event_count"].astype("int64")
+    return df
+
+
+def _percent(type_: str, current, granted) -> float:
+    if type_ != "NUMBER" or current is None or granted is None:
+        return np.nan
+    if granted == 0:
+        return 100.0 if current >= 0 else 0.0
+    return float(current) / float(granted) * 100.0

@@ -1,0 +1,27 @@
+"""Audit event names, their statuses and the console's categories (SPEC §2), in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+VALUE_GET: Final = "kaiten.v1.entitlement.value.get"
+USAGE_ACCEPTED: Final = "kaiten.v1.entitlement.usage.report.accepted"
+USAGE_REJECTED: Final = "kaiten.v1.entitlement.usage.report.rejected"
+
+ACCEPTED: Final = "ACCEPTED"
+REJECTED: Final = "REJECTED"
+
+EVENT_NAMES: Final = (VALUE_GET, USAGE_ACCEPTED, USAGE_REJECTED)
+STATUSES: Final = (ACCEPTED, REJECTED)
+
+#: event name -> (status, console category, rollup column)
+EVENTS: Final = {
+    VALUE_GET: (ACCEPTED, "Read", "reads"),
+    USAGE_ACCEPTED: (ACCEPTED, "Accepted", "accepted"),
+    USAGE_REJECTED: (REJECTED, "Rejected", "rejected"),
+}
+CATEGORIES: Final = ("Read", "Accepted", "Rejected")
+ROLLUP_COLUMNS: Final = {category: column for _, category, column in EVENTS.values()}
+
+#: outbox event types
+USAGE_REACHED: Final = "INSTANCE_ENTITLEMENT_USAGE_REACHED"

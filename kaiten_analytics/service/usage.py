@@ -1,0 +1,264 @@
+"""Usage reports and entitlement reads (SPEC §2): the heart of metering.
+
+Every report runs in one transaction: resolve and check the instance and entitlement, take the
+usage row's lock, decide with :mod:`kaiten_analytics.service.aggregation`, then write the usage
+row, the audit event, its rollups and (on reaching the threshold) the outbox event together.
+
+Reports outside the license term (before ``license_start`` or after ``license_end``, in UTC
+dates) are REJECTED with the reason, like an over-limit report: the customer's software gets a
+clear answer and the attempt is in the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from kaiten_analytics.db.models import idempotency_keys
+from kaiten_analytics.db.upsert import insert_for
+from kaiten_analytics.entities import EntitlementValue, UsageReport
+from kaiten_analytics.errors import ConflictError, ValidationError
+from kaiten_analytics.events import (
+    ACCEPTED,
+    REJECTED,
+    USAGE_ACCEPTED,
+    USAGE_REACHED,
+    USAGE_REJECTED,
+    VALUE_GET,
+)
+from kaiten_analytics.service import fields
+from kaiten_analytics.service.aggregation import apply_report, number, usage_value
+from kaiten_analytics.service.database import Database
+from kaiten_analytics.service.ledger import Ledger, Target
+
+#: How long an idempotency key is honoured; ``kaiten db purge-keys`` deletes older ones.
+IDEMPOTENCY_RETENTION = timedelta(days=7)
+KEY_MAX = 200
+
+
+def report_usage(db: Database, instance: str, entitlement: str, value: Any,
+                 idempotency_key: str | None = None) -> UsageReport:
+    """Report ``value`` of ``entitlement`` used by ``instance``; accept or reject it.
+
+    A retried report with the same ``idempotency_key`` returns the first outcome and writes
+    nothing; the same key with another instance, entitlement or value is a ``ConflictError``.
+    """
+    return report_many(db, [(instance, entitlement, value, idempotency_key)])[0]
+
+
+def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
+    """Apply ``reports`` in order in one transaction; return one ``UsageReport`` each.
+
+    Each report is a mapping with ``instance``, ``entitlement``, ``value`` and optionally
+    ``idempotency_key``, or a tuple in that order. All are checked before anything is written;
+    an unknown instance or entitlement anywhere refuses the whole batch.
+    """
+    requests = [_request(index, item) for index, item in enumerate(reports)]
+    if not requests:
+        return []
+    with db.transaction() as connection:
+        ledger = Ledger(connection)
+        targets = [ledger.resolve(instance, entitlement)
+                   for instance, entitlement, _, _ in requests]
+        for target in targets:
+            _check_meterable(target)
+        ledger.lock_many(targets)
+        # "now" is read after the locks: events of one usage row get their times in lock order
+        now = db.now()
+        results: list[UsageReport] = []
+        claimed: dict[str, tuple[str, int]] = {}  # key -> (request hash, index in results)
+        for (_, _, value, key), target in zip(requests, targets, strict=True):
+            if key is not None:
+                request_hash = _request_hash(target, value)
+                if key in claimed:  # the same key twice in one batch
+                    if claimed[key][0] != request_hash:
+                        raise _key_conflict(key)
+                    results.append(results[claimed[key][1]])
+                    continue
+                earlier = _claim_key(connection, key, request_hash, now)
+                if earlier is not None:
+                    results.append(earlier)
+                    continue
+                claimed[key] = (request_hash, len(results))
+            results.append(_apply(ledger, target, value, now, key))
+        ledger.flush()
+        for key, (_, index) in claimed.items():
+            connection.execute(
+                idempotency_keys.update().where(idempotency_keys.c.key == key)
+                .values(response=_stored(results[index]))
+            )
+    return results
+
+
+def get_value(db: Database, instance: str, entitlement: str) -> EntitlementValue:
+    """Return what ``instance`` is granted for ``entitlement`` and its usage; audit the read.
+
+    Returns the license value (the threshold for NUMBER), the type, and the usage shape of
+    SPEC §2 (None before the first accepted report). Appends ``kaiten.v1.entitlement.value.get``.
+    """
+    with db.transaction() as connection:
+        ledger = Ledger(connection)
+        target = ledger.resolve(instance, entitlement)
+        if not target.on_license:
+            raise _not_on_license(target)
+        usage = _current_usage(connection, target)
+        now = db.now()
+        event_id = ledger.append(target, VALUE_GET, now, {
+            "instance": target.instance, "entitlement": target.entitlement,
+            "type": target.type, "value": target.granted, "usage": usage,
+        })
+        ledger.flush()
+    return EntitlementValue(entitlement=target.entitlement, type=target.type,
+                            value=target.granted, usage=usage, event_id=event_id)
+
+
+def purge_idempotency_keys(db: Database, older_than_hours: float | None = None) -> int:
+    """Delete idempotency keys older than the retention (7 days); return how many."""
+    age = (IDEMPOTENCY_RETENTION if older_than_hours is None
+           else timedelta(hours=older_than_hours))
+    if age < timedelta(hours=24):
+        raise ValidationError("older_than_hours", "keys are kept at least 24 hours")
+    with db.transaction() as connection:
+        return connection.execute(
+            idempotency_keys.delete().where(idempotency_keys.c.created_at < db.now() - age)
+        ).rowcount
+
+
+# --- one report ---------------------------------------------------------------------------------
+def _apply(ledger: Ledger, target: Target, value: float, now: datetime,
+           key: str | None) -> UsageReport:
+    current, count = ledger.lock_usage(target)
+    threshold = target.threshold
+    payload: dict[str, Any] = {
+        "instance": target.instance, "entitlement": target.entitlement, "value": number(value),
+        "aggregation_method": target.method, "threshold": number(threshold),
+        "aggregate_before": number(current),
+    }
+    if key is not None:
+        payload["idempotency_key"] = key
+    reason = _outside_term(target, now)
+    if reason is None:
+        outcome = apply_report(target.method, current, count, value, threshold)
+        reason = outcome.reason
+    if reason is not None:  # rejected: the stored usage stays exactly as it was
+        payload.update(aggregate_after=number(current), event_count=count, reason=reason)
+        event_id = ledger.append(target, USAGE_REJECTED, now, payload)
+        return UsageReport(REJECTED, usage_value(current, count), number(threshold), reason,
+                           event_id, target.instance, target.entitlement, number(value),
+                           number(current), False)
+    ledger.set_usage(target, outcome.after, outcome.event_count, now)
+    payload.update(aggregate_after=number(outcome.after), event_count=outcome.event_count,
+                   reason=None, reached=outcome.reached)
+    event_id = ledger.append(target, USAGE_ACCEPTED, now, payload, value_after=outcome.after)
+    if outcome.reached:
+        ledger.outbox(now, "instance", target.instance, USAGE_REACHED, {
+            "instance": target.instance, "entitlement": target.entitlement,
+            "value": number(outcome.after), "threshold": number(threshold),
+            "audit_event_id": event_id, "at": now.isoformat(),
+        })
+    return UsageReport(ACCEPTED, usage_value(outcome.after, outcome.event_count),
+                       number(threshold), None, event_id, target.instance, target.entitlement,
+                       number(value), number(current), outcome.reached)
+
+
+def _check_meterable(target: Target) -> None:
+    if target.type != "NUMBER":
+        raise ValidationError(
+            "entitlement", f"{target.entitlement!r} is a {target.type} entitlement; only "
+                           "NUMBER entitlements take usage reports")
+    if not target.on_license:
+        raise _not_on_license(target)
+
+
+def _not_on_license(target: Target) -> ValidationError:
+    return ValidationError("entitlement", f"{target.entitlement!r} is not part of the license "
+                                          f"of instance {target.instance!r}")
+
+
+def _outside_term(target: Target, now: datetime) -> str | None:
+    today = now.date()
+    if target.license_start is not None and today < target.license_start:
+        return f"the license term starts on {target.license_start.isoformat()}"
+    if target.license_end is not None and today > target.license_end:
+        return f"the license term ended on {target.license_end.isoformat()}"
+    return None
+
+
+def _current_usage(connection: sa.Connection, target: Target) -> dict | None:
+    from kaiten_analytics.db.models import entitlement_usage as eu
+
+    return connection.execute(
+        sa.select(eu.c.value).where((eu.c.instance_id == target.instance_id)
+                                    & (eu.c.entitlement_id == target.entitlement_id))
+    ).scalar()
+
+
+# --- input and idempotency ------------------------------------------------------------------------
+def _request(index: int, item: Any) -> tuple[str, str, float, str | None]:
+    prefix = f"reports[{index}]." if index or isinstance(item, Mapping) else ""
+    if isinstance(item, Mapping):
+        unknown = set(item) - {"instance", "entitlement", "value", "idempotency_key"}
+        if unknown:
+            raise ValidationError(f"{prefix}{sorted(unknown)[0]}", "is not a report field")
+        item = (item.get("instance"), item.get("entitlement"), item.get("value"),
+                item.get("idempotency_key"))
+    if not isinstance(item, Sequence) or isinstance(item, str) or len(item) not in (3, 4):
+        raise ValidationError(f"reports[{index}]", "must be (instance, entitlement, value"
+                                                   "[, idempotency_key]) or a mapping")
+    instance, entitlement, value, *rest = item
+    key = rest[0] if rest else None
+    value = fields.finite_number(value, f"{prefix}value")
+    if key is not None and (not isinstance(key, str) or not key.strip()
+                            or len(key) > KEY_MAX):
+        raise ValidationError(f"{prefix}idempotency_key",
+                              f"must be a non-empty string of at most {KEY_MAX} characters")
+    return instance, entitlement, value, key
+
+
+def _request_hash(target: Target, value: float) -> str:
+    body = json.dumps([target.instance_id, target.entitlement_id, value])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _claim_key(connection: sa.Connection, key: str, request_hash: str, now: datetime
+               ) -> UsageReport | None:
+    """Claim ``key`` for this transaction, or return the outcome it already stands for.
+
+    The key row is inserted in the same transaction as the report's effect, so a failed
+    report leaves no key behind. A concurrent request with the same key waits on the unique
+    index until the first commits (PostgreSQL) or on the write lock (SQLite), then reads
+    the first outcome.
+    """
+    keys = idempotency_keys
+    connection.execute(
+        keys.delete().where((keys.c.key == key)
+                            & (keys.c.created_at < now - IDEMPOTENCY_RETENTION))
+    )
+    inserted = connection.execute(
+        insert_for(connection, keys)
+        .values(key=key, request_hash=request_hash, response=None, created_at=now)
+        .on_conflict_do_nothing(index_elements=[keys.c.key])
+        .returning(keys.c.key)
+    ).first()
+    if inserted is not None:
+        return None
+    row = connection.execute(
+        sa.select(keys.c.request_hash, keys.c.response).where(keys.c.key == key)
+    ).one()
+    if row.request_hash != request_hash or row.response is None:
+        raise _key_conflict(key)
+    return UsageReport(**row.response)
+
+
+def _key_conflict(key: str) -> ConflictError:
+    return ConflictError("idempotency_key", f"{key!r} was already used for a different report")
+
+
+def _stored(report: UsageReport) -> dict[str, Any]:
+    return asdict(report)

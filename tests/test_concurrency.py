@@ -1,0 +1,118 @@
+"""Concurrent reporters: 8 OS processes, one connection each, released together.
+
+Afterwards, for every aggregation method: accepted + rejected = sent; the accepted audit rows
+form one unbroken chain (event_count 1..n, each report's "before" is the previous "after");
+replaying them gives the stored aggregate; the threshold was never passed; REACHED events
+match the replay. One idempotency key sent by all 8 has exactly one effect.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+
+import pytest
+import sqlalchemy as sa
+from concurrency_worker import hammer
+
+from kaiten_analytics.db.models import entitlements, feature_audit_trail, outbox_events
+from kaiten_analytics.service.aggregation import apply_report
+
+WORKERS = 8
+PER_ENTITLEMENT = 30
+THRESHOLDS = {"c-sum": 250, "c-count": 150, "c-average": 55, "c-max": 900}
+METHODS = {"c-sum": "SUM", "c-count": "COUNT", "c-average": "AVERAGE", "c-max": "MAX"}
+
+
+def _plan(worker: int) -> list[tuple[str, float]]:
+    plan = []
+    for i in range(PER_ENTITLEMENT):
+        plan.append(("c-sum", 1 + (i + worker) % 3))
+        plan.append(("c-count", 7))
+        plan.append(("c-average", (i * 37 + worker * 11) % 100))
+        plan.append(("c-max", 900 if (i, worker) == (PER_ENTITLEMENT - 1, 3)
+                     else (i * 53 + worker * 7) % 1000))
+    return plan
+
+
+@pytest.fixture
+def hammered(kaiten, database_url):
+    k = kaiten
+    k.customers.create("fleet", "Fleet")
+    for slug, method in METHODS.items():
+        k.entitlements.create(slug, slug, aggregation_method=method)
+    k.entitlements.create("c-keyed", "keyed", aggregation_method="SUM")
+    k.licenses.create("hammer", "Hammer", {**THRESHOLDS, "c-keyed": None})
+    k.instances.create("fleet", "Fleet 1", "fleet-1", "hammer")
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WORKERS)
+    results = context.Queue()
+    processes = [
+        context.Process(target=hammer, args=(database_url, w, barrier, _plan(w), "c-keyed",
+                                             results))
+        for w in range(WORKERS)
+    ]
+    for process in processes:
+        process.start()
+    collected = []
+    try:
+        for _ in range(WORKERS):
+            collected.append(results.get(timeout=240))
+    except queue.Empty:
+        pytest.fail("a reporter process did not finish in time")
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+    assert all(process.exitcode == 0 for process in processes)
+    return k, collected
+
+
+def _accepted_chain(kaiten, entitlement: str) -> list[dict]:
+    t = feature_audit_trail
+    with kaiten.db.engine.connect() as connection:
+        payloads = connection.execute(
+            sa.select(t.c.payload).join(entitlements, entitlements.c.id == t.c.entitlement_id)
+            .where(entitlements.c.slug == entitlement)
+            .where(t.c.event_name == "kaiten.v1.entitlement.usage.report.accepted")
+        ).scalars().all()
+    return sorted(payloads, key=lambda p: p["event_count"])
+
+
+def test_concurrent_reports_are_neither_lost_nor_double_counted(hammered):
+    """(One run per engine checks both the reports and the shared idempotency key.)"""
+    kaiten, collected = hammered
+    sent = {slug: WORKERS * PER_ENTITLEMENT for slug in METHODS}
+    summary = kaiten.usage.summary("fleet-1").set_index("entitlement")
+    for slug, method in METHODS.items():
+        statuses = [s for _, worker_statuses, _ in collected for e, s in worker_statuses
+                    if e == slug]
+        accepted = statuses.count("ACCEPTED")
+        assert accepted + statuses.count("REJECTED") == sent[slug]
+        chain = _accepted_chain(kaiten, slug)
+        assert [p["event_count"] for p in chain] == list(range(1, accepted + 1)), slug
+        for previous, current in zip(chain, chain[1:], strict=False):
+            assert current["aggregate_before"] == previous["aggregate_after"], slug
+        aggregate, count, reached = None, 0, 0
+        for payload in chain:
+            outcome = apply_report(method, aggregate, count, payload["value"],
+                                   THRESHOLDS[slug])
+            assert outcome.accepted
+            aggregate, count = outcome.after, outcome.event_count
+            reached += outcome.reached
+            assert aggregate <= THRESHOLDS[slug]
+        assert summary.loc[slug, "usage"] == pytest.approx(aggregate)
+        assert summary.loc[slug, "event_count"] == accepted
+        with kaiten.db.engine.connect() as connection:
+            reached_events = connection.execute(
+                sa.select(sa.func.count()).where(
+                    outbox_events.c.event_type == "INSTANCE_ENTITLEMENT_USAGE_REACHED",
+                    outbox_events.c.payload["entitlement"].as_string() == slug)
+            ).scalar()
+        assert reached_events == reached, slug
+        if method in ("SUM", "COUNT", "MAX"):
+            assert reached == 1, slug  # monotonic aggregates reach their threshold once
+    # the same run also sent one idempotency key from all 8 processes: one effect
+    assert len({event_id for _, _, event_id in collected}) == 1
+    keyed = kaiten.usage.summary("fleet-1").set_index("entitlement").loc["c-keyed"]
+    assert (keyed["usage"], keyed["event_count"]) == (1.0, 1)
+    assert kaiten.audit.count("fleet-1", entitlement="c-keyed").count == 1
