@@ -166,6 +166,20 @@ def table_counts(kaiten) -> dict[str, int]:
         }
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test named ``*_postgresql_only`` / ``*_sqlite_only`` runs on that engine alone."""
+    keep, drop = [], []
+    for item in items:
+        engine = getattr(item, "callspec", None) and item.callspec.params.get("engine_name")
+        name = item.originalname if hasattr(item, "originalname") else item.name
+        wrong = engine and any(name.endswith(f"_{other}_only") for other in ENGINES
+                               if other != engine)
+        (drop if wrong else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 # --- report how many tests ran on each engine -------------------------------------------------
 _ENGINE_IN_ID = re.compile(r"[\[-](sqlite|postgresql)[\]-]")
 _per_engine: Counter = Counter()
