@@ -11,9 +11,19 @@ from typing import Any
 import pandas as pd
 
 from kaiten_analytics.analytics import catalogue as catalogue_reads
+from kaiten_analytics.analytics import flags as flag_reads
 from kaiten_analytics.analytics.instances import list_instances
-from kaiten_analytics.entities import Customer, Entitlement, Instance, License, Zone
+from kaiten_analytics.entities import (
+    Customer,
+    Entitlement,
+    Flag,
+    FlagEvaluation,
+    Instance,
+    License,
+    Zone,
+)
 from kaiten_analytics.service import catalogue, instances
+from kaiten_analytics.service import flags as flag_writes
 from kaiten_analytics.service.database import Database
 
 
@@ -101,6 +111,48 @@ class Instances(_Namespace):
         return list_instances(self._db, customer)
 
 
+class Flags(_Namespace):
+    """``kaiten.flags``"""
+
+    def create(self, key: str, name: str, type: str, default_value: Any, enabled: bool = True,
+               rules: Any = (), description: str = "") -> Flag:
+        """Create a feature flag (writes ``FEATURE_FLAG_CREATED``); rules are validated."""
+        return flag_writes.create_flag(self._db, key, name, type, default_value, enabled,
+                                       rules, description)
+
+    def update(self, key: str, /, **changes: Any) -> Flag:
+        """Change fields of a flag (writes ``FEATURE_FLAG_UPDATED``); the key stays."""
+        return flag_writes.update_flag(self._db, key, **changes)
+
+    def delete(self, key: str) -> None:
+        """Delete a flag (writes ``FEATURE_FLAG_DELETED``)."""
+        flag_writes.delete_flag(self._db, key)
+
+    def get(self, key: str) -> Flag:
+        """Return one flag."""
+        return flag_writes.get_flag(self._db, key)
+
+    def list(self) -> pd.DataFrame:
+        """List flags; see :func:`kaiten_analytics.analytics.flags.list_flags`."""
+        return flag_reads.list_flags(self._db)
+
+    def evaluate(self, key: str, instance: str) -> FlagEvaluation:
+        """Return the value the flag serves the instance: value, reason, rule, error."""
+        return flag_reads.evaluate_flag(self._db, key, instance)
+
+    def evaluate_all(self, instance: str) -> pd.DataFrame:
+        """Evaluate every flag for one instance; see ``analytics.flags.evaluate_all``."""
+        return flag_reads.evaluate_all(self._db, instance)
+
+    def exposure(self, key: str) -> pd.DataFrame:
+        """Which live instance gets which value of one flag; ``analytics.flags.flag_exposure``."""
+        return flag_reads.flag_exposure(self._db, key)
+
+    def exposure_summary(self, key: str) -> pd.DataFrame:
+        """Instances per value of one flag; see ``analytics.flags.exposure_summary``."""
+        return flag_reads.exposure_summary(self._db, key)
+
+
 class Kaiten:
     """A connected Kaiten Analytics database. Build it with :func:`kaiten_analytics.connect`."""
 
@@ -111,6 +163,7 @@ class Kaiten:
         self.licenses = Licenses(db)
         self.zones = Zones(db)
         self.instances = Instances(db)
+        self.flags = Flags(db)
 
     @property
     def url(self) -> str:

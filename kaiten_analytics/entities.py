@@ -114,3 +114,40 @@ class AuditStats:
     accepted: int
     rejected: int
     today: int
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A feature flag: a typed default value and ordered targeting rules (stored as JSON).
+
+    ``rules`` is a list of ``{"conditions": [{"attribute", "operator", "value"}, …], "value": …,
+    "percentage": 0–100 (optional), "description": "…" (optional)}``; the first rule that
+    applies serves its value.
+    """
+
+    key: str
+    name: str
+    type: str
+    default_value: Any
+    enabled: bool = True
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    description: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    id: int = field(repr=False, default=0)
+
+
+@dataclass(frozen=True)
+class FlagEvaluation:
+    """The value a flag serves one instance, and why, in OpenFeature's vocabulary.
+
+    ``reason`` is ``DISABLED``, ``TARGETING_MATCH``, ``SPLIT``, ``DEFAULT`` or ``ERROR``;
+    ``rule`` is the index of the rule that served the value (or, with ``ERROR``, of the
+    malformed rule), None otherwise; ``error`` says what is malformed (None unless ``ERROR``).
+    """
+
+    value: Any
+    reason: str
+    rule: int | None = None
+    error: str | None = None
+    key: str = ""

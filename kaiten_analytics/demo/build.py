@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kaiten_analytics.client import Kaiten
 from kaiten_analytics.demo.catalogue import create_catalogue
+from kaiten_analytics.demo.flags import create_demo_flags
 
 
 def build_demo(kaiten: Kaiten, customers: int = 5, instances: int = 30, events: int = 20_000,
@@ -11,4 +12,5 @@ def build_demo(kaiten: Kaiten, customers: int = 5, instances: int = 30, events: 
                progress: bool = True) -> str:
     """Fill an empty database with demo data and return a one-line summary."""
     fleet = create_catalogue(kaiten, customers=customers, instances=instances, seed=seed)
+    create_demo_flags(kaiten)
     return f"demo data: {customers} customers, {len(fleet)} instances"

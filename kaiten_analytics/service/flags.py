@@ -1,0 +1,154 @@
+"""Create, update and delete feature flags; each change writes its outbox event.
+
+Every input is checked before anything is written — the key (URL-safe, unique), the type, the
+default value against the type, and each rule (:func:`kaiten_analytics.flags.rules.check_rules`)
+— and a refusal is a ``ValidationError`` naming the field, e.g. ``rules[1].conditions[0].value``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from kaiten_analytics.db.models import feature_flags
+from kaiten_analytics.entities import Flag
+from kaiten_analytics.errors import NotFoundError, ValidationError
+from kaiten_analytics.flags.rules import check_rules, in_documented_order
+from kaiten_analytics.flags.values import flag_type, flag_value, parse_json
+from kaiten_analytics.service import fields
+from kaiten_analytics.service.database import Database
+from kaiten_analytics.service.outbox import append_event
+
+UPDATABLE = ("name", "description", "type", "default_value", "enabled", "rules")
+SNAPSHOT = ("key", *UPDATABLE)
+
+
+def create_flag(
+    db: Database,
+    key: str,
+    name: str,
+    type: str,
+    default_value: Any,
+    enabled: bool = True,
+    rules: Any = (),
+    description: str = "",
+) -> Flag:
+    """Create a flag and write ``FEATURE_FLAG_CREATED``.
+
+    ``rules`` is a list of rules or its JSON text; a taken key raises ``ConflictError``.
+    """
+    values = _checked({"name": name, "description": description, "type": type,
+                       "default_value": default_value, "enabled": enabled, "rules": rules})
+    values["key"] = fields.slug(key, "key")
+    now = db.now()
+    with db.transaction() as connection:
+        new_id = connection.execute(
+            feature_flags.insert().values(**values, created_at=now, updated_at=now)
+        ).inserted_primary_key[0]
+        flag = Flag(**values, created_at=now, updated_at=now, id=new_id)
+        append_event(connection, now, "feature_flag", flag.key, "FEATURE_FLAG_CREATED",
+                     {"flag": _snapshot(flag)})
+    return flag
+
+
+def update_flag(db: Database, key: str, /, **changes: Any) -> Flag:
+    """Change fields of the flag ``key``; writes ``FEATURE_FLAG_UPDATED`` when something changed.
+
+    Any of name, description, type, default_value, enabled, rules; the flag as changed must be
+    whole (a new type needs a default and rules of that type). The key cannot change: it names
+    the flag in applications and seeds its rollouts. The outbox payload lists each changed
+    field with its value before and after.
+    """
+    if "key" in changes:
+        raise ValidationError("key", "cannot be changed: applications evaluate the flag by its "
+                                     "key, and its rollouts are seeded with it")
+    unknown = [name for name in changes if name not in UPDATABLE]
+    if unknown:
+        raise ValidationError(unknown[0], f"cannot be changed; updatable: {', '.join(UPDATABLE)}")
+    now = db.now()
+    with db.transaction() as connection:
+        row = _row(connection, key, lock=True)
+        before = flag_from_row(row)
+        merged = {name: getattr(before, name) for name in UPDATABLE} | changes
+        values = _checked(merged)
+        diff = {
+            name: {"from": getattr(before, name), "to": values[name]}
+            for name in UPDATABLE
+            if _json(values[name]) != _json(getattr(before, name))
+        }
+        if not diff:
+            return before
+        connection.execute(
+            feature_flags.update().where(feature_flags.c.id == row.id)
+            .values(**{name: values[name] for name in diff}, updated_at=now)
+        )
+        after = flag_from_row(_row(connection, key))
+        append_event(connection, now, "feature_flag", key, "FEATURE_FLAG_UPDATED",
+                     {"flag": key, "changes": diff})
+    return after
+
+
+def delete_flag(db: Database, key: str) -> None:
+    """Delete the flag ``key`` and write ``FEATURE_FLAG_DELETED`` with its last state."""
+    now = db.now()
+    with db.transaction() as connection:
+        row = _row(connection, key, lock=True)
+        connection.execute(feature_flags.delete().where(feature_flags.c.id == row.id))
+        append_event(connection, now, "feature_flag", key, "FEATURE_FLAG_DELETED",
+                     {"flag": _snapshot(flag_from_row(row)), "deleted_at": now.isoformat()})
+
+
+def get_flag(db: Database, key: str) -> Flag:
+    """Return the flag ``key``; an unknown key raises ``NotFoundError``."""
+    with db.read() as connection:
+        return flag_from_row(_row(connection, key))
+
+
+def _checked(values: dict[str, Any]) -> dict[str, Any]:
+    type_ = flag_type(values["type"])
+    rules = values["rules"]
+    if isinstance(rules, str):
+        rules = parse_json(rules, "rules")
+    enabled = values["enabled"]
+    if not isinstance(enabled, bool):
+        raise ValidationError("enabled", "must be true or false")
+    return {
+        "name": fields.name(values["name"]),
+        "description": fields.text(values["description"]),
+        "type": type_,
+        "default_value": flag_value(type_, values["default_value"], "default_value"),
+        "enabled": enabled,
+        "rules": check_rules(type_, rules),
+    }
+
+
+def _row(connection: sa.Connection, key: object, lock: bool = False) -> sa.Row:
+    if not isinstance(key, str) or not key:
+        raise ValidationError("key", "must be a flag key")
+    query = sa.select(feature_flags).where(feature_flags.c.key == key)
+    if lock:  # serialise concurrent edits of one flag on PostgreSQL (SQLite: BEGIN IMMEDIATE)
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
+        raise NotFoundError("flag", key)
+    return row
+
+
+def flag_from_row(row: sa.Row) -> Flag:
+    """Return the ``Flag`` a ``feature_flags`` row holds."""
+    return Flag(
+        key=row.key, name=row.name, type=row.type, default_value=row.default_value,
+        enabled=row.enabled, rules=in_documented_order(row.rules), description=row.description,
+        created_at=row.created_at, updated_at=row.updated_at, id=row.id,
+    )
+
+
+def _json(value: Any) -> str:
+    # 1 == True and key order differ between engines, so compare canonical JSON text
+    return json.dumps(value, sort_keys=True)
+
+
+def _snapshot(flag: Flag) -> dict[str, Any]:
+    return {name: getattr(flag, name) for name in SNAPSHOT}
