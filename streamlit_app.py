@@ -2,11 +2,18 @@
 
 import streamlit as st
 
+from console.session import render_sidebar
+
 st.set_page_config(page_title="Kaiten Analytics", page_icon="📊", layout="wide")
 
 pages = {
     "Admin": [
-        st.Page("pages/instances.py", title="Instances", icon="🖥️", default=True),
+        st.Page("pages/instances.py", title="Instances", icon=":material/dns:",
+                default=True),
+        st.Page("pages/instance.py", title="Instance detail", icon=":material/info:",
+                url_path="instance"),
     ],
 }
-st.navigation(pages).run()
+page = st.navigation(pages)
+render_sidebar()
+page.run()

@@ -1,0 +1,74 @@
+"""Helpers for the console's AppTest tests: an app wired to the test's database and clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import kaiten_analytics as ka
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "streamlit_app.py")
+INSTANCE_PAGE = "pages/instance.py"
+
+
+def console_app(kaiten: ka.Kaiten, database_url: str, monkeypatch) -> AppTest:
+    """Return an AppTest of the console that uses ``kaiten`` (the test's database and clock).
+
+    The console connects with ``ka.connect(url)``; handing it the test's handle gives it the
+    test's fake clock too, so "days remaining" and timestamps are predictable. The caches are
+    emptied so nothing leaks from one test's database into another's.
+    """
+    monkeypatch.setenv("KAITEN_DATABASE_URL", database_url)
+    monkeypatch.delenv("KAITEN_TIMEZONE", raising=False)
+    monkeypatch.setattr(ka, "connect", lambda url=None, clock=None, migrate=True: kaiten)
+    clear_console_caches()
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def clear_console_caches() -> None:
+    """Forget the console's cached handle and reads (between tests)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def reload(at: AppTest) -> AppTest:
+    """Rerun with fresh reads, as the sidebar's Reload data button does.
+
+    AppTest drops the entry script's sidebar from its element tree on every run after the
+    first when the app uses ``st.navigation`` (the browser keeps it), so the button itself
+    cannot be clicked from here after that first run.
+    """
+    st.cache_data.clear()
+    return at.run()
+
+
+def select_row(at: AppTest, slug: str) -> AppTest:
+    """Select the instance table's row showing ``slug`` (AppTest cannot click a row)."""
+    slugs = list(at.dataframe[0].value["slug"])
+    at.session_state["instances_table"] = {
+        "selection": {"rows": [slugs.index(slug)], "columns": [], "cells": []}
+    }
+    return at.run()
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    """Click the (only) button labelled ``label`` and rerun."""
+    matches = [button for button in at.button if button.label == label]
+    assert len(matches) == 1, f"{len(matches)} buttons labelled {label!r}"
+    matches[0].click()
+    return at.run()
+
+
+def open_instance(at: AppTest, slug: str) -> AppTest:
+    """Open the detail page as a deep link ``/instance?instance=<slug>`` would."""
+    at.run()
+    at.query_params["instance"] = slug
+    return at.switch_page(INSTANCE_PAGE).run()
+
+
+def texts(elements) -> list[str]:
+    """Return the text of every element of an AppTest element list."""
+    return [element.value for element in elements]
