@@ -6,23 +6,31 @@ the connected database, so the console, notebooks, CLI and tests share one code 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
+from kaiten_analytics.analytics import audit_log, audit_stats, fleet
 from kaiten_analytics.analytics import catalogue as catalogue_reads
 from kaiten_analytics.analytics import flags as flag_reads
 from kaiten_analytics.analytics.instances import list_instances
+from kaiten_analytics.analytics.rollup_check import rollup_mismatches
+from kaiten_analytics.analytics.usage import usage_summary
+from kaiten_analytics.analytics.value_over_time import value_over_time
 from kaiten_analytics.entities import (
+    AuditStats,
     Customer,
     Entitlement,
+    EntitlementValue,
     Flag,
     FlagEvaluation,
     Instance,
     License,
+    UsageReport,
     Zone,
 )
-from kaiten_analytics.service import catalogue, instances
+from kaiten_analytics.service import catalogue, instances, usage
 from kaiten_analytics.service import flags as flag_writes
 from kaiten_analytics.service.database import Database
 
@@ -111,6 +119,111 @@ class Instances(_Namespace):
         return list_instances(self._db, customer)
 
 
+class Usage(_Namespace):
+    """``kaiten.usage``"""
+
+    def report(self, instance: str, entitlement: str, value: float,
+               idempotency_key: str | None = None) -> UsageReport:
+        """Report usage; see :func:`kaiten_analytics.service.usage.report_usage`."""
+        return usage.report_usage(self._db, instance, entitlement, value, idempotency_key)
+
+    def report_many(self, reports: Iterable[Any]) -> list[UsageReport]:
+        """Apply many reports in order in one transaction; one ``UsageReport`` each."""
+        return usage.report_many(self._db, reports)
+
+    def get_value(self, instance: str, entitlement: str) -> EntitlementValue:
+        """Return the granted value and current usage; appends the read event."""
+        return usage.get_value(self._db, instance, entitlement)
+
+    def summary(self, instance: str) -> pd.DataFrame:
+        """One row per entitlement of the license; see ``analytics.usage.usage_summary``."""
+        return usage_summary(self._db, instance)
+
+
+class Audit(_Namespace):
+    """``kaiten.audit``"""
+
+    def trail(self, instance: str, event_name: str | None = None, after: Any = None,
+              before: Any = None, limit: int = 50, offset: int = 0) -> pd.DataFrame:
+        """The audit trail, newest first; see ``analytics.audit_log.audit_trail``."""
+        return audit_log.audit_trail(self._db, instance, event_name, after, before, limit,
+                                     offset)
+
+    def events(self, instance: str, entitlement: str | None = None,
+               event_name: str | None = None, status: str | None = None,
+               search: str | None = None, after: Any = None, before: Any = None,
+               limit: int = 50, offset: int = 0) -> pd.DataFrame:
+        """The console's event log page; see ``analytics.audit_log.audit_events``."""
+        return audit_log.audit_events(self._db, instance, entitlement, event_name, status,
+                                      search, after, before, limit, offset)
+
+    def count(self, instance: str, entitlement: str | None = None,
+              event_name: str | None = None, status: str | None = None,
+              search: str | None = None, after: Any = None, before: Any = None
+              ) -> audit_log.EventCount:
+        """How many events ``events`` pages through (from rollups when it can)."""
+        return audit_log.count_events(self._db, instance, entitlement, event_name, status,
+                                      search, after, before)
+
+    def stats(self, instance: str, entitlement: str | None = None, tz: str = "UTC"
+              ) -> AuditStats:
+        """Total, Accepted, Rejected and Today (since local midnight in ``tz``)."""
+        return audit_stats.audit_stats(self._db, instance, entitlement, tz)
+
+    def timeline(self, instance: str, entitlement: str | None = None, tz: str = "UTC",
+                 days: int = 30) -> pd.DataFrame:
+        """Events per local day × category; see ``analytics.audit_stats.audit_timeline``."""
+        return audit_stats.audit_timeline(self._db, instance, entitlement, tz, days)
+
+    def value_over_time(self, instance: str, entitlement: str, max_points: int | None = None
+                        ) -> pd.DataFrame:
+        """The aggregate after each accepted report (downsampled with ``max_points``)."""
+        return value_over_time(self._db, instance, entitlement, max_points)
+
+    def rollup_mismatches(self, instance: str | None = None) -> pd.DataFrame:
+        """Recount the raw audit trail and list where the rollups disagree (empty = fine)."""
+        return rollup_mismatches(self._db, instance)
+
+
+class Fleet(_Namespace):
+    """``kaiten.fleet``: every instance × NUMBER entitlement; filters by slug."""
+
+    def consumption(self, customer: str | None = None, license: str | None = None,
+                    zone: str | None = None) -> pd.DataFrame:
+        """Consumption vs threshold; see ``analytics.fleet.consumption``."""
+        return fleet.consumption(self._db, customer, license, zone)
+
+    def nearing_limits(self, percent: float = 80.0, customer: str | None = None,
+                       license: str | None = None, zone: str | None = None) -> pd.DataFrame:
+        """Pairs at or above ``percent`` of their limit; see ``analytics.fleet``."""
+        return fleet.nearing_limits(self._db, percent, customer, license, zone)
+
+    def blocked_demand(self, days: int = 30, customer: str | None = None,
+                       license: str | None = None, zone: str | None = None) -> pd.DataFrame:
+        """Rejected reports per instance × entitlement over the last ``days`` days."""
+        return fleet.blocked_demand(self._db, days, customer, license, zone)
+
+    def silent_metering(self, days: int = 7, customer: str | None = None,
+                        license: str | None = None, zone: str | None = None) -> pd.DataFrame:
+        """Entitlements read but never reported, or not reported for ``days`` days."""
+        return fleet.silent_metering(self._db, days, customer, license, zone)
+
+    def burn_down(self, customer: str | None = None, license: str | None = None,
+                  zone: str | None = None) -> pd.DataFrame:
+        """Percent of limit used vs percent of license term elapsed."""
+        return fleet.burn_down(self._db, customer, license, zone)
+
+    def forecast(self, window_days: int = 30, customer: str | None = None,
+                 license: str | None = None, zone: str | None = None) -> pd.DataFrame:
+        """The date each instance reaches each limit at its recent (linear) trend."""
+        return fleet.forecast(self._db, window_days, customer, license, zone)
+
+    def utilisation_bands(self, customer: str | None = None, license: str | None = None,
+                          zone: str | None = None) -> pd.DataFrame:
+        """Pairs per license × utilisation band (the heatmap's data)."""
+        return fleet.utilisation_bands(self._db, customer, license, zone)
+
+
 class Flags(_Namespace):
     """``kaiten.flags``"""
 
@@ -164,6 +277,9 @@ class Kaiten:
         self.zones = Zones(db)
         self.instances = Instances(db)
         self.flags = Flags(db)
+        self.usage = Usage(db)
+        self.audit = Audit(db)
+        self.fleet = Fleet(db)
 
     @property
     def url(self) -> str:

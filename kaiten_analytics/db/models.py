@@ -147,6 +147,9 @@ audit_rollup_15m = sa.Table(
     sa.Column("value_min", sa.Float, nullable=True),
     sa.Column("value_max", sa.Float, nullable=True),
     sa.Column("threshold_last", sa.Float, nullable=True),
+    # accepted reports in the bucket that reached the threshold (their exact points are then
+    # looked up in that bucket's audit events only)
+    sa.Column("reached", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_audit_rollup_15m_instance_bucket", "instance_id", "bucket"),
 )
 
@@ -159,6 +162,9 @@ audit_rollup_day = sa.Table(
     sa.Column("reads", sa.Integer, nullable=False, server_default="0"),
     sa.Column("accepted", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+    # the day's closing and highest aggregate: fleet trends and forecasts read these
+    sa.Column("value_last", sa.Float, nullable=True),
+    sa.Column("value_max", sa.Float, nullable=True),
 )
 
 idempotency_keys = sa.Table(

@@ -14,6 +14,7 @@ It never commits: the caller's ``with db.transaction()`` does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -37,6 +38,8 @@ from kaiten_analytics.events import EVENTS
 
 BUCKET_SECONDS = 900  # 15 minutes: every real UTC offset is a multiple of it
 DAY_SECONDS = 86_400
+VALUES_15M = ("value_first", "value_last", "value_min", "value_max", "threshold_last", "reached")
+VALUES_DAY = ("value_last", "value_max")
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,13 @@ class _Rollup:
     value_min: float | None = None
     value_max: float | None = None
     threshold_last: float | None = None
+    reached: int = 0
     has_value: bool = field(default=False)
 
-    def add(self, column: str, value: float | None, threshold: float | None) -> None:
+    def add(self, column: str, value: float | None, threshold: float | None,
+            reached: bool = False) -> None:
         setattr(self, column, getattr(self, column) + 1)
+        self.reached += reached
         if value is None:
             return
         if not self.has_value:
@@ -196,7 +202,7 @@ class Ledger:
         state.aggregate, state.count, state.dirty, state.updated_at = aggregate, count, True, at
 
     def append(self, target: Target, event_name: str, at: datetime, payload: dict[str, Any],
-               value_after: float | None = None) -> str:
+               value_after: float | None = None, reached: bool = False) -> str:
         """Queue one audit event (and its rollup counts); return its id."""
         status, _category, column = EVENTS[event_name]
         event_id = new_id(at)
@@ -208,9 +214,10 @@ class Ledger:
         seconds = int(at.timestamp())
         threshold = target.threshold if value_after is not None else None
         bucket_key = (target.instance_id, target.entitlement_id, seconds // BUCKET_SECONDS)
-        self._rollup_15m.setdefault(bucket_key, _Rollup()).add(column, value_after, threshold)
+        self._rollup_15m.setdefault(bucket_key, _Rollup()).add(column, value_after, threshold,
+                                                               reached)
         day_key = (target.instance_id, target.entitlement_id, seconds // DAY_SECONDS)
-        self._rollup_day.setdefault(day_key, _Rollup()).add(column, None, None)
+        self._rollup_day.setdefault(day_key, _Rollup()).add(column, value_after, threshold)
         return event_id
 
     def outbox(self, at: datetime, aggregate_type: str, aggregate_id: str, event_type: str,
@@ -243,43 +250,51 @@ class Ledger:
                 state.dirty = False
         if self._outbox:
             connection.execute(outbox_events.insert(), self._outbox)
-        self._upsert_rollups(audit_rollup_15m, "bucket", self._rollup_15m, with_values=True)
-        self._upsert_rollups(audit_rollup_day, "day", self._rollup_day, with_values=False)
+        self._upsert_rollups(audit_rollup_15m, "bucket", self._rollup_15m, VALUES_15M)
+        self._upsert_rollups(audit_rollup_day, "day", self._rollup_day, VALUES_DAY)
         self._audit, self._outbox = [], []
         self._rollup_15m, self._rollup_day = {}, {}
 
     def _upsert_rollups(self, table: sa.Table, period: str,
-                        rollups: dict[tuple[int, int, int], _Rollup], with_values: bool) -> None:
+                        rollups: dict[tuple[int, int, int], _Rollup],
+                        values: tuple[str, ...]) -> None:
         if not rollups:
             return
         counts = ("reads", "accepted", "rejected")
-        values = ("value_first", "value_last", "value_min", "value_max", "threshold_last")
         rows = []
         for (instance_id, entitlement_id, period_value), rollup in rollups.items():
             row = {"instance_id": instance_id, "entitlement_id": entitlement_id,
                    period: period_value, **{c: getattr(rollup, c) for c in counts}}
-            if with_values:
-                row.update({c: getattr(rollup, c) for c in values})
+            row.update({c: getattr(rollup, c) for c in values})
             rows.append(row)
         statement = insert_for(self.connection, table)
         new, old = statement.excluded, table.c
         update = {c: old[c] + new[c] for c in counts}
-        if with_values:
-            def pick(column: str, better: sa.ColumnElement) -> sa.ColumnElement:
-                # keep the stored value unless the new one is better (NULL = none yet)
-                return sa.case((old[column].is_(None), new[column]),
-                               (new[column].is_(None), old[column]),
-                               (better, new[column]), else_=old[column])
 
-            update.update({
-                "value_first": sa.func.coalesce(old.value_first, new.value_first),
-                "value_last": sa.func.coalesce(new.value_last, old.value_last),
-                "value_min": pick("value_min", new.value_min < old.value_min),
-                "value_max": pick("value_max", new.value_max > old.value_max),
-                "threshold_last": sa.case((new.value_last.is_(None), old.threshold_last),
-                                          else_=new.threshold_last),
-            })
+        update.update({column: _MERGE[column](old, new) for column in values})
         statement = statement.on_conflict_do_update(
             index_elements=[old.instance_id, old.entitlement_id, old[period]], set_=update
         )
         self.connection.execute(statement, rows)
+
+
+def _keep_better(column: str, new_is_better) -> Callable:
+    """Merge rule: keep the stored value unless the new one is better (NULL = none yet)."""
+    def merge(old, new) -> sa.ColumnElement:
+        return sa.case((old[column].is_(None), new[column]),
+                       (new[column].is_(None), old[column]),
+                       (new_is_better(old[column], new[column]), new[column]),
+                       else_=old[column])
+    return merge
+
+
+#: how an upsert merges a rollup row's value columns with the stored row
+_MERGE: dict[str, Callable] = {
+    "reached": lambda old, new: old.reached + new.reached,
+    "value_first": lambda old, new: sa.func.coalesce(old.value_first, new.value_first),
+    "value_last": lambda old, new: sa.func.coalesce(new.value_last, old.value_last),
+    "value_min": _keep_better("value_min", lambda stored, incoming: incoming < stored),
+    "value_max": _keep_better("value_max", lambda stored, incoming: incoming > stored),
+    "threshold_last": lambda old, new: sa.case((new.value_last.is_(None), old.threshold_last),
+                                               else_=new.threshold_last),
+}

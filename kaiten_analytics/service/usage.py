@@ -155,7 +155,8 @@ def _apply(ledger: Ledger, target: Target, value: float, now: datetime,
     ledger.set_usage(target, outcome.after, outcome.event_count, now)
     payload.update(aggregate_after=number(outcome.after), event_count=outcome.event_count,
                    reason=None, reached=outcome.reached)
-    event_id = ledger.append(target, USAGE_ACCEPTED, now, payload, value_after=outcome.after)
+    event_id = ledger.append(target, USAGE_ACCEPTED, now, payload, value_after=outcome.after,
+                             reached=outcome.reached)
     if outcome.reached:
         ledger.outbox(now, "instance", target.instance, USAGE_REACHED, {
             "instance": target.instance, "entitlement": target.entitlement,

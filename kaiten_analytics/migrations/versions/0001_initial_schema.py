@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("value_min", sa.Float(), nullable=True),
         sa.Column("value_max", sa.Float(), nullable=True),
         sa.Column("threshold_last", sa.Float(), nullable=True),
+        sa.Column("reached", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint(
             "instance_id", "entitlement_id", "bucket", name=op.f("pk_audit_rollup_15m")
         ),
@@ -46,6 +47,8 @@ def upgrade() -> None:
         sa.Column("reads", sa.Integer(), server_default="0", nullable=False),
         sa.Column("accepted", sa.Integer(), server_default="0", nullable=False),
         sa.Column("rejected", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("value_last", sa.Float(), nullable=True),
+        sa.Column("value_max", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint(
             "instance_id", "entitlement_id", "day", name=op.f("pk_audit_rollup_day")
         ),
