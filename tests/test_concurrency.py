@@ -8,6 +8,7 @@ match the replay. One idempotency key sent by all 8 has exactly one effect.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import queue
 
@@ -90,7 +91,7 @@ def test_concurrent_reports_are_neither_lost_nor_double_counted(hammered):
         assert accepted + statuses.count("REJECTED") == sent[slug]
         chain = _accepted_chain(kaiten, slug)
         assert [p["event_count"] for p in chain] == list(range(1, accepted + 1)), slug
-        for previous, current in zip(chain, chain[1:], strict=False):
+        for previous, current in itertools.pairwise(chain):
             assert current["aggregate_before"] == previous["aggregate_after"], slug
         aggregate, count, reached = None, 0, 0
         for payload in chain:
