@@ -1,0 +1,489 @@
+"""Ingest benchmark: ``usage.report`` against the same transaction written directly in SQL.
+
+Run it from the repository root::
+
+    .venv/bin/python benchmarks/ingest.py                 # SQLite and PostgreSQL
+    .venv/bin/python benchmarks/ingest.py --sqlite-only --seconds 2 --rounds 5
+
+PostgreSQL comes from ``--postgres-url`` (default ``$KAITEN_BENCH_POSTGRES_URL``, else
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); the run creates a schema
+``bench_<random>`` there and drops it at the end. When PostgreSQL cannot be reached the run says
+so and measures SQLite alone. SQLite is a fresh file in a temporary directory.
+
+What is measured, per engine and per number of concurrent reporters (1 and 8), each reporter
+an OS process (``multiprocessing`` spawn) writing its own instance's usage row, all started
+together by a barrier and reporting in a loop for ``--seconds``:
+
+* **library**: ``kaiten.usage.report(instance, "bench-calls", 1)`` — the whole public path
+  (validation, resolve, lock, aggregate, usage row, audit event, rollups, commit);
+* **raw SQL**: the minimum the same report needs, written with psycopg / sqlite3 directly:
+  ``BEGIN`` (SQLite: ``BEGIN IMMEDIATE``), ``SELECT value … FOR UPDATE`` on the usage row
+  (no ``FOR UPDATE`` on SQLite), ``UPDATE`` it, ``INSERT`` the audit row, ``COMMIT``; the same
+  tables, timestamps and payload as the library, on other instances;
+* **report_many**: ``kaiten.usage.report_many`` of 100 reports per call, counted as reports.
+
+Figures are reports per second: all reports of all reporters / wall time. Library and raw runs
+alternate (library, raw, library, raw, …) for ``--rounds`` rounds and the table shows the
+median of each and the ratio library / raw SQL. Targets: ratio >= 0.5 on PostgreSQL and
+>= 0.25 on SQLite for ``report``; ``report_many`` well above the raw single-report SQL.
+
+Absolute figures depend on the machine and on whatever else runs on it (on a shared 2-core
+machine they move by tens of percent from run to run); the ratios are the figures to compare,
+because library and raw SQL are measured in the same run, alternately, under the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+import kaiten_analytics as ka
+from kaiten_analytics.clock import new_id
+from kaiten_analytics.db.engine import SQLITE_BUSY_TIMEOUT
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL_ENV = "KAITEN_BENCH_POSTGRES_URL"
+ENTITLEMENT = "bench-calls"
+MAX_REPORTERS = 8
+BATCH = 100  # reports per report_many call
+TARGETS = {"postgresql": 0.5, "sqlite": 0.25}
+USAGE_ACCEPTED = "kaiten.v1.entitlement.usage.report.accepted"
+
+# case names
+LIBRARY, RAW, MANY = "library", "raw SQL", "report_many"
+
+
+# --- databases ------------------------------------------------------------------------------------
+@dataclass
+class BenchDatabase:
+    """One engine under test: its URL, its raw driver target and the rows set up in it."""
+
+    engine: str  # "sqlite" or "postgresql"
+    url: str  # SQLAlchemy URL (what ka.connect takes)
+    raw_target: str  # sqlite3 file path or libpq conninfo
+    library_instances: list[str] = field(default_factory=list)
+    raw_rows: list[tuple[str, int]] = field(default_factory=list)  # (instance slug, id)
+    entitlement_id: int = 0
+    cleanup: Callable[[], None] = lambda: None
+
+
+def sqlite_database(directory: Path) -> BenchDatabase:
+    """Return a fresh SQLite database file in ``directory``."""
+    path = directory / "bench.db"
+    return BenchDatabase("sqlite", f"sqlite:///{path}", str(path))
+
+
+def postgres_database(admin_url: str) -> BenchDatabase:
+    """Create a fresh schema ``bench_<random>`` in ``admin_url``; the cleanup drops it.
+
+    Raises whatever the driver raises when PostgreSQL cannot be reached.
+    """
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, poolclass=sa.pool.NullPool,
+                             connect_args={"connect_timeout": 5})
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+
+    def cleanup() -> None:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    url = sa.make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return BenchDatabase("postgresql", url.render_as_string(hide_password=False), conninfo,
+                    cleanup=cleanup)
+
+
+def set_up(database: BenchDatabase) -> None:
+    """Migrate and fill ``database`` through the public API.
+
+    One customer, the SUM entitlement ``bench-calls``, a license granting it without a limit,
+    and ``MAX_REPORTERS`` instances for the library and as many for raw SQL. One report on each
+    creates its usage row (the raw SQL transaction only updates it) and warms the database up.
+    """
+    kaiten = ka.connect(database.url)
+    try:
+        kaiten.customers.create("bench", "Benchmark Inc")
+        kaiten.entitlements.create(ENTITLEMENT, "Benchmark calls", aggregation_method="SUM",
+                                   unit="calls")
+        kaiten.licenses.create("bench", "Benchmark", {ENTITLEMENT: None})
+        for prefix in ("lib", "raw"):
+            for index in range(MAX_REPORTERS):
+                slug = f"{prefix}-{index}"
+                kaiten.instances.create("bench", f"Reporter {prefix} {index}", slug, "bench")
+                kaiten.usage.report(slug, ENTITLEMENT, 1)
+        with kaiten.db.engine.connect() as connection:
+            ids = dict(connection.execute(sa.text("SELECT slug, id FROM instances")).all())
+            database.entitlement_id = connection.execute(
+                sa.text("SELECT id FROM entitlements WHERE slug = :slug"),
+                {"slug": ENTITLEMENT},
+            ).scalar_one()
+    finally:
+        kaiten.close()
+    database.library_instances = [f"lib-{index}" for index in range(MAX_REPORTERS)]
+    database.raw_rows = [(f"raw-{index}", ids[f"raw-{index}"])
+                         for index in range(MAX_REPORTERS)]
+
+
+def check_consistency(database: BenchDatabase) -> list[str]:
+    """Return the instances whose usage count differs from their accepted audit events.
+
+    Every report is ``+1`` on a SUM with no limit, so the stored aggregate and event count must
+    both equal the number of accepted audit events: a lost update would show here.
+    """
+    kaiten = ka.connect(database.url, migrate=False)
+    bad = []
+    try:
+        with kaiten.db.engine.connect() as connection:
+            rows = connection.execute(sa.text(
+                "SELECT i.slug, u.value, (SELECT count(*) FROM feature_audit_trail a"
+                "  WHERE a.instance_id = u.instance_id AND a.event_name = :name)"
+                " FROM entitlement_usage u JOIN instances i ON i.id = u.instance_id"
+            ), {"name": USAGE_ACCEPTED}).all()
+        for slug, value, events in rows:
+            usage = json.loads(value) if isinstance(value, str) else value
+            if usage["event_count"] != events or usage["value"] != events:
+                bad.append(f"{slug}: usage {usage}, {events} audit events")
+    finally:
+        kaiten.close()
+    return bad
+
+
+# --- reporters (each in its own process) ---------------------------------------------------------
+class RawSQLReporter:
+    """The report transaction written by hand with sqlite3 or psycopg, for one usage row."""
+
+    def __init__(self, engine: str, target: str, instance: str, instance_id: int,
+                 entitlement_id: int) -> None:
+        self.engine = engine
+        self.instance, self.instance_id, self.entitlement_id = instance, instance_id, entitlement_id
+        if engine == "sqlite":
+            self.connection: Any = sqlite3.connect(target, timeout=SQLITE_BUSY_TIMEOUT,
+                                                   isolation_level=None)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                           f"busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}"):
+                self.connection.execute(f"PRAGMA {pragma}")
+            self.begin = "BEGIN IMMEDIATE"
+            self.select = ("SELECT value FROM entitlement_usage"
+                           " WHERE instance_id = ? AND entitlement_id = ?")
+            self.update = ("UPDATE entitlement_usage SET value = ?, updated_at = ?"
+                           " WHERE instance_id = ? AND entitlement_id = ?")
+            self.insert = ("INSERT INTO feature_audit_trail (id, instance_id, entitlement_id,"
+                           " event_name, status, payload, created_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?)")
+        else:
+            import psycopg
+
+            self.connection = psycopg.connect(target, autocommit=True)
+            self.begin = "BEGIN"
+            self.select = ("SELECT value FROM entitlement_usage"
+                           " WHERE instance_id = %s AND entitlement_id = %s FOR UPDATE")
+            self.update = ("UPDATE entitlement_usage SET value = %s::jsonb, updated_at = %s"
+                           " WHERE instance_id = %s AND entitlement_id = %s")
+            self.insert = ("INSERT INTO feature_audit_trail (id, instance_id, entitlement_id,"
+                           " event_name, status, payload, created_at)"
+                           " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)")
+
+    def report(self, value: int) -> None:
+        """Add ``value`` to the usage row and append its audit event, in one transaction."""
+        cursor = self.connection.cursor()
+        key = (self.instance_id, self.entitlement_id)
+        cursor.execute(self.begin)
+        try:
+            stored = cursor.execute(self.select, key).fetchone()[0]
+            usage = json.loads(stored) if isinstance(stored, str) else stored
+            before, count = usage["value"], usage["event_count"]
+            after = before + value
+            now = datetime.now(UTC)
+            at: Any = now if self.engine == "postgresql" else (
+                now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"))
+            cursor.execute(self.update, (json.dumps(
+                {"type": "number", "value": after, "event_count": count + 1}), at, *key))
+            payload = {
+                "instance": self.instance, "entitlement": ENTITLEMENT, "value": value,
+                "aggregation_method": "SUM", "threshold": None, "aggregate_before": before,
+                "aggregate_after": after, "event_count": count + 1, "reason": None,
+                "reached": False,
+            }
+            cursor.execute(self.insert, (new_id(now), *key, USAGE_ACCEPTED, "ACCEPTED",
+                                         json.dumps(payload), at))
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One reporter's part of a measurement."""
+
+    case: str  # LIBRARY, RAW or MANY
+    engine: str
+    url: str
+    raw_target: str
+    instance: str
+    instance_id: int
+    entitlement_id: int
+    reporters: int  # how many reporters take part (picks the barrier)
+    seconds: float
+
+
+def _reporter_for(job: Job, cache: dict[tuple[str, str, str], Any]) -> Callable[[], int]:
+    """Return a function doing one call of ``job`` and returning how many reports it made."""
+    if job.case == RAW:
+        key = (RAW, job.raw_target, job.instance)
+        if key not in cache:
+            cache[key] = RawSQLReporter(job.engine, job.raw_target, job.instance,
+                                        job.instance_id, job.entitlement_id)
+        raw = cache[key]
+
+        def raw_report() -> int:
+            raw.report(1)
+            return 1
+
+        return raw_report
+    key = (LIBRARY, job.url, "")
+    if key not in cache:
+        cache[key] = ka.connect(job.url, migrate=False)
+    kaiten = cache[key]
+    if job.case == MANY:
+        batch = [(job.instance, ENTITLEMENT, 1)] * BATCH
+
+        def report_many() -> int:
+            return len(kaiten.usage.report_many(batch))
+
+        return report_many
+
+    def report() -> int:
+        kaiten.usage.report(job.instance, ENTITLEMENT, 1)
+        return 1
+
+    return report
+
+
+def worker(tasks: mp.Queue, results: mp.Queue, barriers: dict[int, Barrier]) -> None:
+    """Run jobs from ``tasks`` until ``None``; put (reports, start, end) on ``results``.
+
+    Connections are kept between jobs of the same database, like a long-running reporter.
+    Each job makes one warm-up call, waits at the barrier of its reporter count, then calls
+    in a loop until ``job.seconds`` have passed.
+    """
+    cache: dict[tuple[str, str, str], Any] = {}
+    try:
+        while (job := tasks.get()) is not None:
+            try:
+                call = _reporter_for(job, cache)
+                call()  # warm-up: connection, statement caches
+                barriers[job.reporters].wait()
+                start = time.monotonic()
+                deadline = start + job.seconds
+                reports = 0
+                while True:
+                    reports += call()
+                    end = time.monotonic()
+                    if end >= deadline:
+                        break
+                results.put((reports, start, end, None))
+            except Exception as exc:  # the parent reports it and stops
+                barriers[job.reporters].abort()
+                results.put((0, 0.0, 0.0, f"{type(exc).__name__}: {exc}"))
+    finally:
+        for resource in cache.values():
+            resource.close()
+
+
+class Pool:
+    """``MAX_REPORTERS`` spawned reporter processes, each with its own job queue."""
+
+    def __init__(self) -> None:
+        context = mp.get_context("spawn")
+        self.barriers = {n: context.Barrier(n) for n in (1, MAX_REPORTERS)}
+        self.results: mp.Queue = context.Queue()
+        self.tasks: list[mp.Queue] = [context.Queue() for _ in range(MAX_REPORTERS)]
+        self.processes = [
+            context.Process(target=worker, args=(tasks, self.results, self.barriers),
+                            daemon=True)
+            for tasks in self.tasks
+        ]
+        for process in self.processes:
+            process.start()
+
+    def measure(self, database: BenchDatabase, case: str, reporters: int, seconds: float) -> float:
+        """Run ``case`` with ``reporters`` processes for ``seconds``; return reports/s."""
+        for index in range(reporters):
+            if case == RAW:
+                instance, instance_id = database.raw_rows[index]
+            else:
+                instance, instance_id = database.library_instances[index], 0
+            self.tasks[index].put(Job(case, database.engine, database.url, database.raw_target,
+                                      instance, instance_id, database.entitlement_id,
+                                      reporters, seconds))
+        outcomes = [self.results.get(timeout=seconds + 120) for _ in range(reporters)]
+        errors = [error for *_, error in outcomes if error]
+        if errors:
+            for barrier in self.barriers.values():
+                barrier.reset()
+            raise RuntimeError(f"{database.engine} {case} x{reporters}: {errors[0]}")
+        total = sum(reports for reports, *_ in outcomes)
+        wall = max(end for _, _, end, _ in outcomes) - min(start for _, start, _, _ in outcomes)
+        return total / wall
+
+    def close(self) -> None:
+        """Stop the processes (they close their connections first)."""
+        for tasks in self.tasks:
+            tasks.put(None)
+        for process in self.processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+
+
+# --- the run --------------------------------------------------------------------------------------
+@dataclass
+class Figures:
+    """Reports/s of each round, per (engine, case, reporters)."""
+
+    rounds: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
+
+    def add(self, engine: str, case: str, reporters: int, rate: float) -> None:
+        """Record one round's figure."""
+        self.rounds.setdefault((engine, case, reporters), []).append(rate)
+
+    def median(self, engine: str, case: str, reporters: int) -> float:
+        """The median reports/s over the rounds."""
+        return statistics.median(self.rounds[(engine, case, reporters)])
+
+
+def run_engine(pool: Pool, database: BenchDatabase, figures: Figures, seconds: float,
+               rounds: int) -> None:
+    """Alternate library and raw SQL runs for ``rounds`` rounds on one engine."""
+    plan = [(case, reporters) for reporters in (1, MAX_REPORTERS)
+            for case in (LIBRARY, RAW, MANY)]
+    for round_number in range(1, rounds + 1):
+        for case, reporters in plan:
+            rate = pool.measure(database, case, reporters, seconds)
+            figures.add(database.engine, case, reporters, rate)
+            print(f"  [{database.engine} round {round_number}/{rounds}] {case:<11} "
+                  f"x{reporters}: {rate:9.0f} reports/s", file=sys.stderr, flush=True)
+
+
+def format_table(engines: list[str], figures: Figures) -> str:
+    """The result table: medians, the ratio library / raw SQL and the target."""
+    header = (f"{'engine':<11} {'case':<12} {'reporters':>9} {'library r/s':>12} "
+              f"{'raw SQL r/s':>12} {'ratio':>6}  {'target':<7} {'met':<4} ratio per round")
+    lines = [header, "-" * len(header)]
+    for engine in engines:
+        for case in (LIBRARY, MANY):
+            for reporters in (1, MAX_REPORTERS):
+                library = figures.median(engine, case, reporters)
+                raw = figures.median(engine, RAW, reporters)
+                target = TARGETS[engine] if case == LIBRARY else 1.0
+                per_round = " ".join(
+                    f"{lib / base:.2f}" for lib, base in zip(
+                        figures.rounds[(engine, case, reporters)],
+                        figures.rounds[(engine, RAW, reporters)], strict=True))
+                name = "report" if case == LIBRARY else f"many({BATCH})"
+                wanted = f">= {target:g}" if case == LIBRARY else f"> {target:g}"
+                lines.append(
+                    f"{engine:<11} {name:<12} {reporters:>9} {library:>12.0f} {raw:>12.0f} "
+                    f"{library / raw:>6.2f}  {wanted:<7} "
+                    f"{'yes' if library / raw >= target else 'NO':<4} {per_round}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="length of one measurement (default 3)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="library/raw alternations per engine (default 3)")
+    parser.add_argument("--postgres-url",
+                        default=os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL),
+                        help=f"PostgreSQL server (default ${POSTGRES_URL_ENV}, "
+                             f"else {DEFAULT_POSTGRES_URL})")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    only.add_argument("--postgres-only", action="store_true", help="skip SQLite")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table; return the exit status."""
+    args = parse_args(argv)
+    databases: list[BenchDatabase] = []
+    with tempfile.TemporaryDirectory(prefix="kaiten-bench-") as directory:
+        if not args.postgres_only:
+            databases.append(sqlite_database(Path(directory)))
+        if not args.sqlite_only:
+            try:
+                databases.append(postgres_database(args.postgres_url))
+            except Exception as exc:
+                print(f"PostgreSQL is unreachable at {args.postgres_url} "
+                      f"({type(exc).__name__}: {str(exc).strip().splitlines()[0]})",
+                      file=sys.stderr)
+                if args.postgres_only:
+                    return 1
+                print("running SQLite only", file=sys.stderr)
+        started = time.monotonic()
+        figures = Figures()
+        pool = None
+        try:
+            for database in databases:
+                set_up(database)
+            print(f"{len(databases)} engine(s), reporters 1 and {MAX_REPORTERS}, "
+                  f"{args.seconds:g} s per measurement, {args.rounds} rounds; "
+                  f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
+                  file=sys.stderr, flush=True)
+            pool = Pool()
+            for database in databases:
+                run_engine(pool, database, figures, args.seconds, args.rounds)
+            pool.close()
+            pool = None
+            inconsistent = [f"{database.engine} {problem}" for database in databases
+                            for problem in check_consistency(database)]
+        finally:
+            if pool is not None:
+                pool.close()
+            for database in databases:
+                database.cleanup()
+    engines = [database.engine for database in databases]
+    print()
+    print(f"Ingest: reports/s, median of {args.rounds} rounds of {args.seconds:g} s; "
+          f"ratio = library / raw SQL ({os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.2f}, {time.monotonic() - started:.0f} s)")
+    print(format_table(engines, figures))
+    print(f"many({BATCH}) = usage.report_many of {BATCH} reports per call, against the raw "
+          "SQL single-report transaction")
+    if inconsistent:
+        print("INCONSISTENT usage rows (lost updates?):", *inconsistent, sep="\n  ")
+        return 1
+    print("usage rows consistent with the audit trail on every instance")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
