@@ -62,6 +62,7 @@ class TestCreate:
         flag = catalogue.flags.create("jobs", "Jobs", "number", 2,
                                       rules='[{"conditions": [], "value": 8}]')
         assert flag.rules == [{"conditions": [], "value": 8}]
+        assert catalogue.flags.create("none", "None", "number", 2, rules=" ").rules == []
 
     def test_a_taken_key_is_a_conflict_and_writes_nothing(self, flagged):
         before = table_counts(flagged)

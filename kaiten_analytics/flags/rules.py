@@ -30,7 +30,7 @@ DEFAULT: Final = "DEFAULT"
 ERROR: Final = "ERROR"
 REASONS: Final = (DISABLED, TARGETING_MATCH, SPLIT, DEFAULT, ERROR)
 
-RULE_KEYS: Final = ("conditions", "value", "percentage", "description")
+RULE_KEYS: Final = ("description", "conditions", "percentage", "value")
 CONDITION_KEYS: Final = ("attribute", "operator", "value")
 
 

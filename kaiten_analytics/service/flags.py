@@ -109,8 +109,8 @@ def get_flag(db: Database, key: str) -> Flag:
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
     type_ = flag_type(values["type"])
     rules = values["rules"]
-    if isinstance(rules, str):
-        rules = parse_json(rules, "rules")
+    if isinstance(rules, str):  # JSON text, as a form sends it; an empty box means no rules
+        rules = parse_json(rules, "rules") if rules.strip() else []
     enabled = values["enabled"]
     if not isinstance(enabled, bool):
         raise ValidationError("enabled", "must be true or false")
