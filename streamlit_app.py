@@ -12,6 +12,7 @@ pages = {
                 default=True),
         st.Page("pages/instance.py", title="Instance detail", icon=":material/info:",
                 url_path="instance"),
+        st.Page("pages/flags.py", title="Flags", icon=":material/flag:"),
     ],
 }
 page = st.navigation(pages)
