@@ -18,7 +18,7 @@ def create_engine(url: str) -> Engine:
     SQLite: WAL journal, a busy timeout, foreign keys on, and every transaction opened with
     ``BEGIN IMMEDIATE`` so that writers are serialised when they start, not when they first
     write (pysqlite's own deferred ``BEGIN`` would let two reporters read the same usage row
-    and lose an update). PostgreSQL: psycopg 3 with a pre-ping pool.
+    and lose an update). PostgreSQL: psycopg 3 with a recycled pool.
     """
     try:
         parsed = make_url(url)
@@ -33,7 +33,9 @@ def create_engine(url: str) -> Engine:
         if parsed.get_driver_name() in ("psycopg2", "pg8000", "asyncpg"):
             raise ValidationError("url", "use the psycopg 3 driver: postgresql+psycopg://...")
         parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # No pre-ping: it costs a round trip per transaction on the report path; a connection
+        # the server dropped fails once, is discarded by the pool, and the next call reconnects.
+        return sa.create_engine(parsed, pool_size=5, max_overflow=10, pool_recycle=1800)
     raise ValidationError("url", f"unsupported database {backend!r}: use sqlite or postgresql")
 
 

@@ -40,6 +40,7 @@ BUCKET_SECONDS = 900  # 15 minutes: every real UTC offset is a multiple of it
 DAY_SECONDS = 86_400
 VALUES_15M = ("value_first", "value_last", "value_min", "value_max", "threshold_last", "reached")
 VALUES_DAY = ("value_last", "value_max")
+COPY_ROWS = 1_000  # PostgreSQL batches at least this large are written with COPY
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,65 @@ class _Rollup:
         self.threshold_last = threshold
 
 
+_IID, _EID = sa.bindparam("k_instance_id"), sa.bindparam("k_entitlement_id")
+_le, _eu = license_entitlements, entitlement_usage
+_TARGET_COLUMNS = (
+    instances.c.id, instances.c.deleted_at, instances.c.license_start,
+    instances.c.license_end, entitlements.c.id.label("entitlement_id"), entitlements.c.type,
+    entitlements.c.aggregation_method, _le.c.license_id.label("on_license"), _le.c.value,
+)
+# Statements on the report path are built once: building SQLAlchemy constructs (and their
+# cache keys) per report cost several times more than executing them.
+_RESOLVE = (
+    sa.select(*_TARGET_COLUMNS)
+    .select_from(instances)
+    .join(entitlements, entitlements.c.slug == sa.bindparam("k_entitlement"))
+    .outerjoin(_le, (_le.c.license_id == instances.c.license_id)
+               & (_le.c.entitlement_id == entitlements.c.id))
+    .where(instances.c.slug == sa.bindparam("k_instance"))
+)
+# The steady state in one round trip: resolve and lock an existing usage row together.
+_RESOLVE_AND_LOCK = (
+    sa.select(*_TARGET_COLUMNS, _eu.c.value.label("usage"))
+    .select_from(instances)
+    .join(entitlements, entitlements.c.slug == sa.bindparam("k_entitlement"))
+    .outerjoin(_le, (_le.c.license_id == instances.c.license_id)
+               & (_le.c.entitlement_id == entitlements.c.id))
+    .join(_eu, (_eu.c.instance_id == instances.c.id)
+          & (_eu.c.entitlement_id == entitlements.c.id))
+    .where(instances.c.slug == sa.bindparam("k_instance"))
+    .with_for_update(of=_eu)
+)
+_INSTANCE_EXISTS = sa.select(sa.func.count()).where(
+    instances.c.slug == sa.bindparam("k_instance"))
+_LOCK = (sa.select(_eu.c.value)
+         .where(_eu.c.instance_id == _IID, _eu.c.entitlement_id == _EID).with_for_update())
+_UPDATE_USAGE = (_eu.update()
+                 .where(_eu.c.instance_id == _IID, _eu.c.entitlement_id == _EID)
+                 .values(value=sa.bindparam("k_value"), updated_at=sa.bindparam("k_at")))
+_INSERT_AUDIT = feature_audit_trail.insert()
+_INSERT_OUTBOX = outbox_events.insert()
+_per_dialect: dict[tuple[str, str], sa.Executable] = {}
+
+
+def _dialect_statement(connection: sa.Connection, name: str) -> sa.Executable:
+    """Return the dialect-specific statement ``name``, built once per dialect."""
+    key = (connection.dialect.name, name)
+    if key not in _per_dialect:
+        if name == "create_usage":
+            _per_dialect[key] = (
+                insert_for(connection, _eu)
+                .values(instance_id=_IID, entitlement_id=_EID, value=None,
+                        updated_at=sa.func.current_timestamp())
+                .on_conflict_do_nothing(index_elements=[_eu.c.instance_id,
+                                                        _eu.c.entitlement_id])
+            )
+        else:
+            table, period, values = _ROLLUPS[name]
+            _per_dialect[key] = _rollup_upsert(connection, table, period, values)
+    return _per_dialect[key]
+
+
 class Ledger:
     """Collects one transaction's metering writes; see the module docstring."""
 
@@ -115,28 +175,24 @@ class Ledger:
         self._rollup_day: dict[tuple[int, int, int], _Rollup] = {}
 
     # --- reads ------------------------------------------------------------------------------
-    def resolve(self, instance: str, entitlement: str) -> Target:
-        """Return the checked target; unknown or deleted names raise ``NotFoundError``."""
+    def resolve(self, instance: str, entitlement: str, lock: bool = False) -> Target:
+        """Return the checked target; unknown or deleted names raise ``NotFoundError``.
+
+        With ``lock`` the target's usage row is locked in the same round trip when it exists
+        (a single report's steady state); otherwise call :meth:`lock_usage` or
+        :meth:`lock_many`.
+        """
         cache_key = (instance, entitlement)
         if cache_key in self._targets:
             return self._targets[cache_key]
         for name, value in (("instance", instance), ("entitlement", entitlement)):
             if not isinstance(value, str) or not value:
                 raise ValidationError(name, "must be a slug")
-        le = license_entitlements
-        row = self.connection.execute(
-            sa.select(
-                instances.c.id, instances.c.deleted_at, instances.c.license_start,
-                instances.c.license_end, entitlements.c.id.label("entitlement_id"),
-                entitlements.c.type, entitlements.c.aggregation_method,
-                le.c.license_id.label("on_license"), le.c.value,
-            )
-            .select_from(instances)
-            .join(entitlements, entitlements.c.slug == entitlement)
-            .outerjoin(le, (le.c.license_id == instances.c.license_id)
-                       & (le.c.entitlement_id == entitlements.c.id))
-            .where(instances.c.slug == instance)
-        ).first()
+        params = {"k_instance": instance, "k_entitlement": entitlement}
+        row = self.connection.execute(_RESOLVE_AND_LOCK, params).first() if lock else None
+        locked = row is not None
+        if row is None:
+            row = self.connection.execute(_RESOLVE, params).first()
         if row is None:
             self._raise_not_found(instance, entitlement)
         if row.deleted_at is not None:
@@ -148,13 +204,12 @@ class Ledger:
             license_start=row.license_start, license_end=row.license_end,
         )
         self._targets[cache_key] = target
+        if locked:
+            self._usage[target.key] = _state(row.usage)
         return target
 
     def _raise_not_found(self, instance: str, entitlement: str) -> None:
-        found = self.connection.execute(
-            sa.select(sa.func.count()).where(instances.c.slug == instance)
-        ).scalar()
-        if not found:
+        if not self.connection.execute(_INSTANCE_EXISTS, {"k_instance": instance}).scalar():
             raise NotFoundError("instance", instance)
         raise NotFoundError("entitlement", entitlement)
 
@@ -177,23 +232,12 @@ class Ledger:
             self.lock_usage(target)
 
     def _lock_row(self, target: Target) -> _UsageState:
-        eu = entitlement_usage
-        where = (eu.c.instance_id == target.instance_id) & (
-            eu.c.entitlement_id == target.entitlement_id)
-        locked = sa.select(eu.c.value).where(where).with_for_update()
-        row = self.connection.execute(locked).first()
+        ids = {"k_instance_id": target.instance_id, "k_entitlement_id": target.entitlement_id}
+        row = self.connection.execute(_LOCK, ids).first()
         if row is None:
-            self.connection.execute(
-                insert_for(self.connection, eu)
-                .values(instance_id=target.instance_id, entitlement_id=target.entitlement_id,
-                        value=None, updated_at=sa.func.current_timestamp())
-                .on_conflict_do_nothing(index_elements=[eu.c.instance_id, eu.c.entitlement_id])
-            )
-            row = self.connection.execute(locked).first()
-        value = row.value or {}
-        aggregate = value.get("value")
-        return _UsageState(None if aggregate is None else float(aggregate),
-                           int(value.get("event_count", 0)))
+            self.connection.execute(_dialect_statement(self.connection, "create_usage"), ids)
+            row = self.connection.execute(_LOCK, ids).first()
+        return _state(row.value)
 
     # --- writes -----------------------------------------------------------------------------
     def set_usage(self, target: Target, aggregate: float, count: int, at: datetime) -> None:
@@ -236,46 +280,78 @@ class Ledger:
 
         connection = self.connection
         if self._audit:
-            connection.execute(feature_audit_trail.insert(), self._audit)
-        eu = entitlement_usage
-        for (instance_id, entitlement_id), state in self._usage.items():
-            if state.dirty:
-                connection.execute(
-                    eu.update()
-                    .where((eu.c.instance_id == instance_id)
-                           & (eu.c.entitlement_id == entitlement_id))
-                    .values(value=usage_value(state.aggregate, state.count),
-                            updated_at=state.updated_at)
-                )
+            if connection.dialect.name == "postgresql" and len(self._audit) >= COPY_ROWS:
+                _copy_audit(connection, self._audit)
+            else:
+                connection.execute(_INSERT_AUDIT, _params(self._audit))
+        updates = [
+            {"k_instance_id": instance_id, "k_entitlement_id": entitlement_id,
+             "k_value": usage_value(state.aggregate, state.count), "k_at": state.updated_at}
+            for (instance_id, entitlement_id), state in self._usage.items() if state.dirty
+        ]
+        if updates:
+            connection.execute(_UPDATE_USAGE, _params(updates))
+            for state in self._usage.values():
                 state.dirty = False
         if self._outbox:
-            connection.execute(outbox_events.insert(), self._outbox)
-        self._upsert_rollups(audit_rollup_15m, "bucket", self._rollup_15m, VALUES_15M)
-        self._upsert_rollups(audit_rollup_day, "day", self._rollup_day, VALUES_DAY)
+            connection.execute(_INSERT_OUTBOX, _params(self._outbox))
+        self._write_rollups("rollup_15m", self._rollup_15m)
+        self._write_rollups("rollup_day", self._rollup_day)
         self._audit, self._outbox = [], []
         self._rollup_15m, self._rollup_day = {}, {}
 
-    def _upsert_rollups(self, table: sa.Table, period: str,
-                        rollups: dict[tuple[int, int, int], _Rollup],
-                        values: tuple[str, ...]) -> None:
+    def _write_rollups(self, name: str, rollups: dict[tuple[int, int, int], _Rollup]) -> None:
         if not rollups:
             return
-        counts = ("reads", "accepted", "rejected")
-        rows = []
-        for (instance_id, entitlement_id, period_value), rollup in rollups.items():
-            row = {"instance_id": instance_id, "entitlement_id": entitlement_id,
-                   period: period_value, **{c: getattr(rollup, c) for c in counts}}
-            row.update({c: getattr(rollup, c) for c in values})
-            rows.append(row)
-        statement = insert_for(self.connection, table)
-        new, old = statement.excluded, table.c
-        update = {c: old[c] + new[c] for c in counts}
+        _, period, values = _ROLLUPS[name]
+        rows = [
+            {"instance_id": instance_id, "entitlement_id": entitlement_id, period: period_value,
+             **{column: getattr(rollup, column) for column in (*_COUNTS, *values)}}
+            for (instance_id, entitlement_id, period_value), rollup in rollups.items()
+        ]
+        self.connection.execute(_dialect_statement(self.connection, name), _params(rows))
 
-        update.update({column: _MERGE[column](old, new) for column in values})
-        statement = statement.on_conflict_do_update(
-            index_elements=[old.instance_id, old.entitlement_id, old[period]], set_=update
-        )
-        self.connection.execute(statement, rows)
+
+def _copy_audit(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Write many audit rows with PostgreSQL's COPY (an order of magnitude faster)."""
+    from psycopg.types.json import Jsonb
+
+    columns = ("id", "instance_id", "entitlement_id", "event_name", "status", "payload",
+               "created_at")
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY feature_audit_trail ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row((row["id"], row["instance_id"], row["entitlement_id"],
+                            row["event_name"], row["status"], Jsonb(row["payload"]),
+                            row["created_at"]))
+
+
+def _params(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    # a single row takes SQLAlchemy's cheaper single-execute path, many rows executemany
+    return rows[0] if len(rows) == 1 else rows
+
+
+def _state(usage: dict | None) -> _UsageState:
+    value = usage or {}
+    aggregate = value.get("value")
+    return _UsageState(None if aggregate is None else float(aggregate),
+                       int(value.get("event_count", 0)))
+
+
+_COUNTS = ("reads", "accepted", "rejected")
+
+
+def _rollup_upsert(connection: sa.Connection, table: sa.Table, period: str,
+                   values: tuple[str, ...]) -> sa.Executable:
+    """INSERT a rollup row, or add its counts to the stored one and merge its values."""
+    statement = insert_for(connection, table)
+    new, old = statement.excluded, table.c
+    update = {column: old[column] + new[column] for column in _COUNTS}
+    update.update({column: _MERGE[column](old, new) for column in values})
+    return statement.on_conflict_do_update(
+        index_elements=[old.instance_id, old.entitlement_id, old[period]], set_=update
+    )
 
 
 def _keep_better(column: str, new_is_better) -> Callable:
@@ -297,4 +373,9 @@ _MERGE: dict[str, Callable] = {
     "value_max": _keep_better("value_max", lambda stored, incoming: incoming > stored),
     "threshold_last": lambda old, new: sa.case((new.value_last.is_(None), old.threshold_last),
                                                else_=new.threshold_last),
+}
+
+_ROLLUPS = {
+    "rollup_15m": (audit_rollup_15m, "bucket", VALUES_15M),
+    "rollup_day": (audit_rollup_day, "day", VALUES_DAY),
 }

@@ -64,7 +64,9 @@ def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
         return []
     with db.transaction() as connection:
         ledger = Ledger(connection)
-        targets = [ledger.resolve(instance, entitlement)
+        # one distinct usage row (a single report): resolve and lock it in one round trip
+        single = len({(instance, entitlement) for instance, entitlement, _, _ in requests}) == 1
+        targets = [ledger.resolve(instance, entitlement, lock=single)
                    for instance, entitlement, _, _ in requests]
         for target in targets:
             _check_meterable(target)
@@ -86,7 +88,7 @@ def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
                     results.append(earlier)
                     continue
                 claimed[key] = (request_hash, len(results))
-            results.append(_apply(ledger, target, value, now, key))
+            results.append(apply_in_ledger(ledger, target, value, now, key))
         ledger.flush()
         for key, (_, index) in claimed.items():
             connection.execute(
@@ -108,12 +110,18 @@ def get_value(db: Database, instance: str, entitlement: str) -> EntitlementValue
         if not target.on_license:
             raise _not_on_license(target)
         usage = _current_usage(connection, target)
-        now = db.now()
-        event_id = ledger.append(target, VALUE_GET, now, {
-            "instance": target.instance, "entitlement": target.entitlement,
-            "type": target.type, "value": target.granted, "usage": usage,
-        })
+        result = record_read(ledger, target, db.now(), usage)
         ledger.flush()
+    return result
+
+
+def record_read(ledger: Ledger, target: Target, now: datetime, usage: dict | None
+                ) -> EntitlementValue:
+    """Queue the ``value.get`` audit event of a read of ``target`` and return what was read."""
+    event_id = ledger.append(target, VALUE_GET, now, {
+        "instance": target.instance, "entitlement": target.entitlement,
+        "type": target.type, "value": target.granted, "usage": usage,
+    })
     return EntitlementValue(entitlement=target.entitlement, type=target.type,
                             value=target.granted, usage=usage, event_id=event_id)
 
@@ -131,8 +139,12 @@ def purge_idempotency_keys(db: Database, older_than_hours: float | None = None) 
 
 
 # --- one report ---------------------------------------------------------------------------------
-def _apply(ledger: Ledger, target: Target, value: float, now: datetime,
-           key: str | None) -> UsageReport:
+def apply_in_ledger(ledger: Ledger, target: Target, value: float, now: datetime,
+                    key: str | None = None) -> UsageReport:
+    """Decide one report of ``target`` at ``now`` and queue its writes in ``ledger``.
+
+    The caller holds the usage row's lock (``ledger.lock_usage``) and flushes the ledger.
+    """
     current, count = ledger.lock_usage(target)
     threshold = target.threshold
     payload: dict[str, Any] = {
