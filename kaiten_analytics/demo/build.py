@@ -1,10 +1,16 @@
-"""``kaiten demo``: the catalogue, the fleet and (once metering exists) its history."""
+"""``kaiten demo``: the catalogue, the fleet, its flags and a realistic usage history."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from kaiten_analytics.client import Kaiten
 from kaiten_analytics.demo.catalogue import create_catalogue
 from kaiten_analytics.demo.flags import create_demo_flags
+from kaiten_analytics.demo.history import write_history
+
+#: the instance that ``--big-instance-events`` fills (SPEC §9: one instance with 1M events)
+BIG_INSTANCE = "megacorp-prod"
 
 
 def build_demo(kaiten: Kaiten, customers: int = 5, instances: int = 30, events: int = 20_000,
@@ -13,4 +19,17 @@ def build_demo(kaiten: Kaiten, customers: int = 5, instances: int = 30, events: 
     """Fill an empty database with demo data and return a one-line summary."""
     fleet = create_catalogue(kaiten, customers=customers, instances=instances, seed=seed)
     create_demo_flags(kaiten)
-    return f"demo data: {customers} customers, {len(fleet)} instances"
+    big = None
+    if big_instance_events:
+        today = kaiten.db.now().date()
+        kaiten.customers.create("megacorp", "MegaCorp")
+        kaiten.instances.create("megacorp", "Production (busy)", BIG_INSTANCE, "enterprise",
+                                description="The busiest instance of the fleet",
+                                deployment_zone="eu-prod",
+                                license_start=today - timedelta(days=days + 30),
+                                license_end=today + timedelta(days=365),
+                                metadata={"region": "eu", "environment": "prod", "nodes": 64})
+        big = (BIG_INSTANCE, big_instance_events)
+    written = write_history(kaiten, fleet, events, days, seed=seed, big=big, progress=progress)
+    return (f"demo data: {customers + bool(big)} customers, {len(fleet) + bool(big)} instances, "
+            f"{written:,} audit events over {days} days")

@@ -79,7 +79,7 @@ def create_catalogue(kaiten: Kaiten, customers: int = 5, instances: int = 30,
         round_ = n // (customers * len(ENVIRONMENTS))
         slug = f"{customer}-{env_slug}" + (f"-{round_ + 1}" if round_ else "")
         license_ = rng.choices(list(LICENSES), weights=[5, 3, 2])[0]
-        start = today - timedelta(days=rng.randint(100, 500))
+        start = today - timedelta(days=rng.randint(100, 300))
         kaiten.instances.create(
             customer, env_name, slug, license_,
             description=f"{env_name} deployment for {customer}",
