@@ -8,23 +8,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kaiten_analytics.client import Kaiten
 from kaiten_analytics.errors import KaitenError
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``kaiten`` command line; return its exit status."""
-    parser = argparse.ArgumentParser(prog="kaiten", description=__doc__)
-    parser.add_argument("--url", help="database URL (default $KAITEN_DATABASE_URL, else "
-                                      "sqlite:///kaiten.db)")
+    # --url is accepted before or after the command: `kaiten --url X demo` = `kaiten demo --url X`
+    url = argparse.ArgumentParser(add_help=False)
+    url.add_argument("--url", default=argparse.SUPPRESS,
+                     help="database URL (default $KAITEN_DATABASE_URL, else sqlite:///kaiten.db)")
+    parser = argparse.ArgumentParser(prog="kaiten", description=__doc__, parents=[url])
     commands = parser.add_subparsers(dest="command", required=True)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="migrate the database to the newest schema")
-    purge = db_commands.add_parser("purge-keys", help="delete expired idempotency keys")
+    db_commands.add_parser("upgrade", help="migrate the database to the newest schema",
+                           parents=[url])
+    purge = db_commands.add_parser("purge-keys", help="delete expired idempotency keys",
+                                   parents=[url])
     purge.add_argument("--older-than-hours", type=float, default=None)
 
-    demo = commands.add_parser("demo", help="fill the database with demo data")
+    demo = commands.add_parser("demo", help="fill the database with demo data", parents=[url])
     demo.add_argument("--customers", type=int, default=5)
     demo.add_argument("--instances", type=int, default=30)
     demo.add_argument("--events", type=int, default=20_000,
@@ -37,11 +42,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="do nothing when the database already has customers")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    console = commands.add_parser("console", help="start the Streamlit console")
+    console = commands.add_parser("console", help="start the Streamlit console", parents=[url])
     console.add_argument("--port", type=int, default=8501)
     console.add_argument("streamlit_args", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
+    args.url = getattr(args, "url", None)
     try:
         return _run(args)
     except KaitenError as error:
@@ -55,6 +61,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "console":
         return _console(args)
     kaiten = ka.connect(args.url)
+    try:
+        return _run_with(kaiten, args)
+    finally:
+        kaiten.close()
+
+
+def _run_with(kaiten: Kaiten, args: argparse.Namespace) -> int:
     if args.command == "db":
         if args.db_command == "upgrade":
             print(f"{kaiten.url}: at the newest schema")
