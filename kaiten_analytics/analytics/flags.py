@@ -13,6 +13,7 @@ from kaiten_analytics.db.models import (
     deployment_zones,
     feature_flags,
     instances,
+    instances_in_context,
     licenses,
 )
 from kaiten_analytics.entities import FlagEvaluation
@@ -140,9 +141,7 @@ def _fleet(db: Database) -> list[sa.Row]:
     query = (
         sa.select(instances.c.slug, customers.c.slug, licenses.c.slug, deployment_zones.c.slug,
                   instances.c.metadata)
-        .join(customers, customers.c.id == instances.c.customer_id)
-        .join(licenses, licenses.c.id == instances.c.license_id)
-        .outerjoin(deployment_zones, deployment_zones.c.id == instances.c.deployment_zone_id)
+        .select_from(instances_in_context())
         .where(instances.c.deleted_at.is_(None))
         .order_by(instances.c.slug)
     )

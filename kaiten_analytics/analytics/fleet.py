@@ -21,6 +21,7 @@ from kaiten_analytics.db.models import (
     entitlement_usage,
     entitlements,
     instances,
+    instances_in_context,
     license_entitlements,
     licenses,
 )
@@ -47,10 +48,7 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
                   entitlements.c.aggregation_method, entitlements.c.unit, le.c.value,
                   eu.c.value, eu.c.updated_at, instances.c.license_start,
                   instances.c.license_end, instances.c.id, entitlements.c.id)
-        .select_from(instances)
-        .join(customers, customers.c.id == instances.c.customer_id)
-        .join(licenses, licenses.c.id == instances.c.license_id)
-        .outerjoin(deployment_zones, deployment_zones.c.id == instances.c.deployment_zone_id)
+        .select_from(instances_in_context())
         .join(le, le.c.license_id == instances.c.license_id)
         .join(entitlements, entitlements.c.id == le.c.entitlement_id)
         .outerjoin(eu, (eu.c.instance_id == instances.c.id)

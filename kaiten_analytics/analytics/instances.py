@@ -6,7 +6,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
-from kaiten_analytics.db.models import customers, deployment_zones, instances, licenses
+from kaiten_analytics.db.models import (
+    customers,
+    deployment_zones,
+    instances,
+    instances_in_context,
+    licenses,
+)
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.lookup import id_for
 
@@ -33,9 +39,7 @@ def list_instances(db: Database, customer: str | None = None) -> pd.DataFrame:
             instances.c.description, instances.c.metadata, instances.c.created_at,
             instances.c.updated_at, customers.c.name,
         )
-        .join(customers, customers.c.id == instances.c.customer_id)
-        .join(licenses, licenses.c.id == instances.c.license_id)
-        .outerjoin(deployment_zones, deployment_zones.c.id == instances.c.deployment_zone_id)
+        .select_from(instances_in_context())
         .where(instances.c.deleted_at.is_(None))
         .order_by(instances.c.slug)
     )

@@ -203,3 +203,12 @@ feature_flags = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("type IN ('boolean', 'string', 'number', 'json')", name="type"),
 )
+
+
+def instances_in_context() -> sa.Join:
+    """``instances`` joined to its customer, license and (optional) zone: select from this."""
+    return (
+        instances.join(customers, customers.c.id == instances.c.customer_id)
+        .join(licenses, licenses.c.id == instances.c.license_id)
+        .outerjoin(deployment_zones, deployment_zones.c.id == instances.c.deployment_zone_id)
+    )

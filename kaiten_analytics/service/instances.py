@@ -7,7 +7,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kaiten_analytics.db.models import customers, deployment_zones, instances, licenses
+from kaiten_analytics.db.models import (
+    customers,
+    deployment_zones,
+    instances,
+    instances_in_context,
+    licenses,
+)
 from kaiten_analytics.entities import Instance
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.service import fields
@@ -149,9 +155,7 @@ def _load(connection: sa.Connection, instance_id: int) -> Instance:
             licenses.c.slug.label("license_slug"),
             deployment_zones.c.slug.label("zone_slug"),
         )
-        .join(customers, customers.c.id == instances.c.customer_id)
-        .join(licenses, licenses.c.id == instances.c.license_id)
-        .outerjoin(deployment_zones, deployment_zones.c.id == instances.c.deployment_zone_id)
+        .select_from(instances_in_context())
         .where(instances.c.id == instance_id)
     ).one()
     return Instance(
