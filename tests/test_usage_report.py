@@ -242,3 +242,15 @@ def test_summary_has_one_row_per_license_entitlement_with_percent_used(catalogue
     assert math.isnan(rows.loc["m-sum", "percent_used"])  # no report yet
     assert rows.loc["sso", "granted"] is True and math.isnan(rows.loc["sso", "usage"])
     assert str(summary["updated_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_a_large_batch_takes_the_bulk_path_and_stays_consistent(catalogue, clock):
+    results = catalogue.usage.report_many([("acme-prod", "api-calls", 2)] * 1500
+                                          + [("acme-prod", "m-count", 1)] * 150)
+    assert [r.usage["event_count"] for r in results[:3]] == [1, 2, 3]
+    assert results[1499].usage == {"type": "number", "value": 3000, "event_count": 1500}
+    assert sum(r.status == "REJECTED" for r in results[1500:]) == 50  # COUNT threshold 100
+    assert catalogue.audit.count("acme-prod").count == 1650
+    assert catalogue.audit.rollup_mismatches().empty
+    trail = catalogue.audit.trail("acme-prod", limit=1)
+    assert trail["created_at"].iloc[0] == clock.now

@@ -132,11 +132,14 @@ def _write_chunk(kaiten: Kaiten, plan: _Plan, entitlements: dict[str, float | No
         ledger = Ledger(connection)
         targets = {s: ledger.resolve(plan.instance, s) for s in slugs}
         ledger.lock_many(list(targets.values()))
-        for seconds in times.tolist():
+        # draw the whole chunk's choices at once (per-event random.choices was a hot spot)
+        picks = rng.choices(range(len(slugs)), weights, k=len(times))
+        reads = [rng.random() < READ_SHARE for _ in range(len(times))]
+        for seconds, pick, is_read in zip(times.tolist(), picks, reads, strict=True):
             at = datetime.fromtimestamp(seconds, UTC)
-            slug = rng.choices(slugs, weights)[0]
+            slug = slugs[pick]
             target = targets[slug]
-            if rng.random() < READ_SHARE:
+            if is_read:
                 aggregate, count = ledger.lock_usage(target)
                 record_read(ledger, target, at, usage_value(aggregate, count))
                 continue

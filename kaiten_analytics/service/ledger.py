@@ -14,9 +14,10 @@ It never commits: the caller's ``with db.transaction()`` does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,7 +41,7 @@ BUCKET_SECONDS = 900  # 15 minutes: every real UTC offset is a multiple of it
 DAY_SECONDS = 86_400
 VALUES_15M = ("value_first", "value_last", "value_min", "value_max", "threshold_last", "reached")
 VALUES_DAY = ("value_last", "value_max")
-COPY_ROWS = 1_000  # PostgreSQL batches at least this large are written with COPY
+BULK_ROWS = 1_000  # audit batches at least this large are written at the driver level
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,9 @@ def _dialect_statement(connection: sa.Connection, name: str) -> sa.Executable:
                                                         _eu.c.entitlement_id])
             )
         else:
-            table, period, values = _ROLLUPS[name]
-            _per_dialect[key] = _rollup_upsert(connection, table, period, values)
+            staged = name.endswith("_staged")
+            table, period, values = _ROLLUPS[name.removesuffix("_staged")]
+            _per_dialect[key] = _rollup_upsert(connection, table, period, values, staged)
     return _per_dialect[key]
 
 
@@ -280,8 +282,8 @@ class Ledger:
 
         connection = self.connection
         if self._audit:
-            if connection.dialect.name == "postgresql" and len(self._audit) >= COPY_ROWS:
-                _copy_audit(connection, self._audit)
+            if len(self._audit) >= BULK_ROWS:
+                _bulk_audit(connection, self._audit)
             else:
                 connection.execute(_INSERT_AUDIT, _params(self._audit))
         updates = [
@@ -309,22 +311,68 @@ class Ledger:
              **{column: getattr(rollup, column) for column in (*_COUNTS, *values)}}
             for (instance_id, entitlement_id, period_value), rollup in rollups.items()
         ]
-        self.connection.execute(_dialect_statement(self.connection, name), _params(rows))
+        if self.connection.dialect.name == "postgresql" and len(rows) >= BULK_ROWS:
+            _stage_rows(self.connection, _ROLLUPS[name][0], rows)
+            self.connection.execute(_dialect_statement(self.connection, f"{name}_staged"))
+        else:
+            self.connection.execute(_dialect_statement(self.connection, name), _params(rows))
 
 
-def _copy_audit(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Write many audit rows with PostgreSQL's COPY (an order of magnitude faster)."""
-    from psycopg.types.json import Jsonb
+_AUDIT_COLUMNS = ("id", "instance_id", "entitlement_id", "event_name", "status", "payload",
+                  "created_at")
 
-    columns = ("id", "instance_id", "entitlement_id", "event_name", "status", "payload",
-               "created_at")
+
+def _bulk_audit(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Write many audit rows at the driver level: COPY on PostgreSQL, executemany on SQLite.
+
+    Used for large batches (backfills, the demo generator), where SQLAlchemy's per-row
+    parameter processing would cost more than the database's work. Values are converted
+    exactly as the column types would: JSON text, UTC timestamps (SQLite: naive ISO text).
+    """
+    if connection.dialect.name == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY feature_audit_trail ({', '.join(_AUDIT_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((row["id"], row["instance_id"], row["entitlement_id"],
+                                row["event_name"], row["status"], Jsonb(row["payload"]),
+                                row["created_at"]))
+        return
+    dumps = json.dumps
+    connection.exec_driver_sql(
+        f"INSERT INTO feature_audit_trail ({', '.join(_AUDIT_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(_AUDIT_COLUMNS))})",
+        [(row["id"], row["instance_id"], row["entitlement_id"], row["event_name"],
+          row["status"], dumps(row["payload"]),
+          row["created_at"].astimezone(UTC).replace(tzinfo=None).isoformat(
+              sep=" ", timespec="microseconds"))
+         for row in rows],
+    )
+
+
+def _stage_name(table: sa.Table) -> str:
+    return f"stage_{table.name}"
+
+
+def _stage_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """COPY ``rows`` into an empty temporary copy of ``table`` (PostgreSQL bulk upserts).
+
+    Upserting thousands of rows one statement at a time costs a round trip each; staging them
+    makes it one ``INSERT … SELECT … ON CONFLICT`` (the ledger's keys are already unique).
+    """
+    stage = _stage_name(table)
+    columns = list(rows[0])
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
+        "ON COMMIT DELETE ROWS")
+    connection.exec_driver_sql(f"TRUNCATE {stage}")
     driver = connection.connection.driver_connection
     with driver.cursor() as cursor, cursor.copy(
-            f"COPY feature_audit_trail ({', '.join(columns)}) FROM STDIN") as copy:
+            f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row((row["id"], row["instance_id"], row["entitlement_id"],
-                            row["event_name"], row["status"], Jsonb(row["payload"]),
-                            row["created_at"]))
+            copy.write_row(tuple(row[c] for c in columns))
 
 
 def _params(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
@@ -343,9 +391,16 @@ _COUNTS = ("reads", "accepted", "rejected")
 
 
 def _rollup_upsert(connection: sa.Connection, table: sa.Table, period: str,
-                   values: tuple[str, ...]) -> sa.Executable:
-    """INSERT a rollup row, or add its counts to the stored one and merge its values."""
+                   values: tuple[str, ...], staged: bool = False) -> sa.Executable:
+    """INSERT a rollup row, or add its counts to the stored one and merge its values.
+
+    ``staged``: insert every row of the temporary staging table instead (PostgreSQL bulk).
+    """
     statement = insert_for(connection, table)
+    if staged:
+        columns = ["instance_id", "entitlement_id", period, *_COUNTS, *values]
+        stage = sa.table(_stage_name(table), *(sa.column(c) for c in columns))
+        statement = statement.from_select(columns, sa.select(*stage.c))
     new, old = statement.excluded, table.c
     update = {column: old[column] + new[column] for column in _COUNTS}
     update.update({column: _MERGE[column](old, new) for column in values})
