@@ -23,7 +23,7 @@ lint: $(VENV)/.test-installed
 ## make notebooks: install the notebook extras and start Jupyter on the demo database
 notebooks: $(VENV)/.notebooks-installed
 	$(BIN)/kaiten demo --if-empty
-	$(BIN)/jupyter lab notebooks/
+	KAITEN_DATABASE_URL=$${KAITEN_DATABASE_URL:-sqlite:///$(CURDIR)/kaiten.db} $(BIN)/jupyter lab notebooks/
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/ingest.py
