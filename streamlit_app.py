@@ -13,6 +13,8 @@ pages = {
         st.Page("pages/instance.py", title="Instance detail", icon=":material/info:",
                 url_path="instance"),
         st.Page("pages/flags.py", title="Flags", icon=":material/flag:"),
+        st.Page("pages/report_usage.py", title="Report usage", icon=":material/add_chart:",
+                url_path="report_usage"),
     ],
 }
 page = st.navigation(pages)
