@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.db.models import audit_rollup_15m, entitlements, feature_audit_trail
-from kaiten_analytics.errors import ValidationError
+from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
 from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
@@ -46,8 +46,6 @@ def value_over_time(db: Database, instance: str, entitlement: str,
             .where(entitlements.c.slug == entitlement)
         ).first()
         if row is None:
-            from kaiten_analytics.errors import NotFoundError
-
             raise NotFoundError("entitlement", entitlement)
         if row.type != "NUMBER":
             raise ValidationError("entitlement", f"{entitlement!r} is {row.type}; only NUMBER "

@@ -36,6 +36,7 @@ from kaiten_analytics.db.models import (
 from kaiten_analytics.db.upsert import insert_for
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import EVENTS
+from kaiten_analytics.service.aggregation import usage_value
 
 BUCKET_SECONDS = 900  # 15 minutes: every real UTC offset is a multiple of it
 DAY_SECONDS = 86_400
@@ -278,8 +279,6 @@ class Ledger:
 
     def flush(self) -> None:
         """Write everything queued so far (still inside the caller's transaction)."""
-        from kaiten_analytics.service.aggregation import usage_value
-
         connection = self.connection
         if self._audit:
             if len(self._audit) >= BULK_ROWS:
