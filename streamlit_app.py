@@ -16,6 +16,10 @@ pages = {
         st.Page("pages/report_usage.py", title="Report usage", icon=":material/add_chart:",
                 url_path="report_usage"),
     ],
+    "Product": [
+        st.Page("pages/fleet.py", title="Fleet", icon=":material/monitoring:",
+                url_path="fleet"),
+    ],
 }
 page = st.navigation(pages)
 render_sidebar()
