@@ -1,19 +1,192 @@
 """The instance page's Entitlements tab: usage against thresholds, history, recent events.
 
-A placeholder until the usage analytics API exists (issue 8, second half).
+UI only: the rows come from ``kaiten.usage.summary``, the history from
+``kaiten.audit.value_over_time`` and the latest entries from ``kaiten.audit.events``.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
+from console import session
+from console.event_log import render_event_table
+from console.usage_history import number_entitlements, render_usage_history
+from kaiten_analytics import charts
+from kaiten_analytics.config import zone
+
+LATEST_ENTRIES = 10
+NEARING_PERCENT = 80.0  # the consumption chart's "nearing" band starts here too
+TABLE_COLUMNS = {
+    "Entitlement": st.column_config.TextColumn("Entitlement"),
+    "Slug": st.column_config.TextColumn("Slug"),
+    "Type": st.column_config.TextColumn("Type", help="NUMBER entitlements show their "
+                                                     "aggregation method"),
+    "Usage": st.column_config.TextColumn("Usage", help="The current aggregate of the "
+                                                       "accepted reports"),
+    "Limit": st.column_config.TextColumn("Limit / grant",
+                                         help="The threshold of a NUMBER entitlement, or the "
+                                              "value a BOOLEAN/STRING entitlement grants"),
+    "Used": st.column_config.ProgressColumn("% used", min_value=0, max_value=100,
+                                            format="%.1f%%", help="Share of the limit used"),
+    "Status": st.column_config.TextColumn("Status"),
+    "Reports": st.column_config.NumberColumn("Reports", format="localized",
+                                             help="Accepted usage reports"),
+    "Last report": st.column_config.DatetimeColumn("Last report",
+                                                   format="YYYY-MM-DD HH:mm:ss"),
+}
+
+
+def number_text(value: float, unit: str | None = None) -> str:
+    """Format a usage number: thousands separators, at most two decimals, then the unit."""
+    text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}".rstrip("0")
+    return f"{text} {unit}" if unit else text
+
+
+def _unit(row: pd.Series) -> str | None:
+    return None if pd.isna(row["unit"]) else str(row["unit"])
+
+
+def type_text(row: pd.Series) -> str:
+    """Say an entitlement's type, with the aggregation method of a NUMBER."""
+    method = row["aggregation_method"]
+    return row["type"] if pd.isna(method) else f"{row['type']} · {method}"
+
+
+def limit_text(row: pd.Series) -> str:
+    """Say what the license grants: a NUMBER's threshold or "no limit", else the value."""
+    granted = row["granted"]
+    if row["type"] == "NUMBER":
+        return "no limit" if granted is None or pd.isna(granted) else number_text(
+            float(granted), _unit(row))
+    if row["type"] == "BOOLEAN":
+        return "✓ included" if granted is True else "✗ not included"
+    return "—" if granted is None else str(granted)
+
+
+def usage_text(row: pd.Series) -> str:
+    """Say the current aggregate of a NUMBER entitlement ("no reports yet" before any)."""
+    if row["type"] != "NUMBER":
+        return "—"
+    return "no reports yet" if pd.isna(row["usage"]) else number_text(row["usage"], _unit(row))
+
+
+def status_text(row: pd.Series) -> str:
+    """Place an entitlement in a band: at limit, nearing, ok, unused, no limit or granted."""
+    if row["type"] != "NUMBER":
+        return "granted" if row["granted"] not in (False, None) else "not granted"
+    percent = row["percent_used"]
+    if pd.isna(percent):
+        return "no limit" if row["granted"] is None or pd.isna(row["granted"]) else "unused"
+    if percent >= 100:
+        return "at limit"
+    return "nearing" if percent >= NEARING_PERCENT else "ok"
+
+
+def usage_table(summary: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Shape ``kaiten.usage.summary(...)`` for display, one row per entitlement.
+
+    Returns
+    -------
+    DataFrame
+        Entitlement (name), Slug, Type (with the aggregation method of a NUMBER, e.g.
+        ``NUMBER · SUM``), Usage (text with unit), Limit (text:
+        threshold, "no limit", or the granted value), Used (percent of the threshold, 0–100,
+        NaN without a limit), Status, Reports (accepted reports), Last report (aware, in
+        ``tz``).
+    """
+    rows = [row for _, row in summary.iterrows()]
+    return pd.DataFrame({
+        "Entitlement": summary["name"].astype(str),
+        "Slug": summary["entitlement"].astype(str),
+        "Type": [type_text(row) for row in rows],
+        "Usage": [usage_text(row) for row in rows],
+        "Limit": [limit_text(row) for row in rows],
+        "Used": summary["percent_used"].astype(float),
+        "Status": [status_text(row) for row in rows],
+        "Reports": summary["event_count"].astype(int),
+        "Last report": summary["updated_at"].dt.tz_convert(zone(tz)),
+    }, columns=list(TABLE_COLUMNS))
+
+
+def summary_caption(summary: pd.DataFrame) -> str:
+    """Say how many entitlements the license has, how many are metered and how many are full."""
+    metered = summary[summary["type"] == "NUMBER"]
+    full = int((metered["percent_used"] >= 100).sum())
+    nearing = int(((metered["percent_used"] >= NEARING_PERCENT)
+                   & (metered["percent_used"] < 100)).sum())
+    count = len(summary)
+    return (f"{count} entitlement{'s' if count != 1 else ''} in this license · {len(metered)} "
+            f"metered · {full} at limit · {nearing} nearing it (≥ {NEARING_PERCENT:.0f}%)")
+
+
+def render_consumption(summary: pd.DataFrame) -> None:
+    """Draw the consumption bars of the entitlements that have a limit and usage."""
+    limited = summary["percent_used"].notna()
+    if not limited.any():
+        st.caption("No entitlement with a limit has usage yet, so there is nothing to "
+                   "compare against a threshold.")
+        return
+    st.altair_chart(charts.consumption_chart(summary, title="Share of each limit used"),
+                    width="stretch")
+    if (summary["type"].eq("NUMBER") & ~limited).any():
+        st.caption("Entitlements without a limit, or without reports yet, are not drawn.")
+
+
+def pick_entitlement(slug: str, summary: pd.DataFrame) -> str:
+    """Draw the entitlement picker (NUMBER entitlements first chosen); return the slug."""
+    names = dict(zip(summary["entitlement"], summary["name"], strict=True))
+    options = list(names)
+    first_number = next(iter(number_entitlements(summary)), options[0])
+    return st.selectbox(
+        "Entitlement", options, index=options.index(first_number),
+        key=f"entitlements_pick_{slug}", persist_state="page",
+        format_func=lambda slug_: f"{names[slug_]} ({slug_})",
+    )
+
+
+def render_history(kaiten: ka.Kaiten, slug: str, row: pd.Series, tz: str) -> None:
+    """Draw the usage history of the entitlement in ``row`` (a row of the summary)."""
+    if row["type"] == "NUMBER":
+        render_usage_history(kaiten, slug, row["entitlement"], row["name"], _unit(row), tz)
+    else:
+        st.caption(f"**{row['name']}** is a {row['type']} entitlement granting "
+                   f"{limit_text(row)}; it has no usage history — its reads are listed below.")
+
+
+def render_latest_entries(kaiten: ka.Kaiten, slug: str, row: pd.Series, tz: str) -> None:
+    """Draw the newest audit entries of the entitlement in ``row``."""
+    st.subheader(f"Latest audit entries — {row['name']}")
+    latest = kaiten.audit.events(slug, entitlement=row["entitlement"], limit=LATEST_ENTRIES)
+    if latest.empty:
+        st.caption("No audit entries for this entitlement yet.")
+        return
+    render_event_table(latest, tz, key=f"entitlements_latest_{slug}")
+    st.caption(f"The {len(latest)} newest; the Audit Trail tab has them all, with payloads.")
 
 
 def render_entitlements_tab(kaiten: ka.Kaiten, slug: str) -> None:
     """Draw the Entitlements tab of instance ``slug``."""
-    st.info(
-        "Entitlement usage (current consumption against thresholds and its history) will "
-        "appear here once usage metering lands.",
-        icon=":material/hourglass_empty:",
-    )
+    tz = session.timezone()
+    try:
+        summary = kaiten.usage.summary(slug)
+    except ka.KaitenError as error:
+        st.error(f"Cannot read the entitlement usage: {error}", icon=":material/error:")
+        return
+    if summary.empty:
+        st.info("This instance's license grants no entitlements.", icon=":material/info:")
+        return
+    st.caption(summary_caption(summary))
+    st.dataframe(usage_table(summary, tz), column_config=TABLE_COLUMNS, hide_index=True,
+                 width="stretch", key=f"entitlements_table_{slug}")
+    chart_col, history_col = st.columns(2, gap="medium")
+    with chart_col:
+        st.subheader("Consumption vs threshold")
+        render_consumption(summary)
+    with history_col:
+        st.subheader("Usage history")
+        chosen = pick_entitlement(slug, summary)
+        row = summary[summary["entitlement"] == chosen].iloc[0]
+        render_history(kaiten, slug, row, tz)
+    render_latest_entries(kaiten, slug, row, tz)
