@@ -6,6 +6,8 @@ UI only: the rows come from ``kaiten.usage.summary``, the history from
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -18,7 +20,7 @@ from kaiten_analytics.config import zone
 
 LATEST_ENTRIES = 10
 NEARING_PERCENT = 80.0  # the consumption chart's "nearing" band starts here too
-TABLE_COLUMNS = {
+USAGE_COLUMNS = {
     "Entitlement": st.column_config.TextColumn("Entitlement"),
     "Slug": st.column_config.TextColumn("Slug"),
     "Type": st.column_config.TextColumn("Type", help="NUMBER entitlements show their "
@@ -33,8 +35,6 @@ TABLE_COLUMNS = {
     "Status": st.column_config.TextColumn("Status"),
     "Reports": st.column_config.NumberColumn("Reports", format="localized",
                                              help="Accepted usage reports"),
-    "Last report": st.column_config.DatetimeColumn("Last report",
-                                                   format="YYYY-MM-DD HH:mm:ss"),
 }
 
 
@@ -107,7 +107,14 @@ def usage_table(summary: pd.DataFrame, tz: str) -> pd.DataFrame:
         "Status": [status_text(row) for row in rows],
         "Reports": summary["event_count"].astype(int),
         "Last report": summary["updated_at"].dt.tz_convert(zone(tz)),
-    }, columns=list(TABLE_COLUMNS))
+    }, columns=[*USAGE_COLUMNS, "Last report"])
+
+
+def usage_columns(tz: str) -> dict[str, Any]:
+    """Return the ``column_config`` of :func:`usage_table`'s columns."""
+    return {**USAGE_COLUMNS, "Last report": st.column_config.DatetimeColumn(
+        "Last report", format="YYYY-MM-DD HH:mm", timezone=tz,
+        help=f"When the last accepted report arrived ({tz})")}
 
 
 def summary_caption(summary: pd.DataFrame) -> str:
@@ -178,11 +185,11 @@ def render_entitlements_tab(kaiten: ka.Kaiten, slug: str) -> None:
         st.info("This instance's license grants no entitlements.", icon=":material/info:")
         return
     st.caption(summary_caption(summary))
-    st.dataframe(usage_table(summary, tz), column_config=TABLE_COLUMNS, hide_index=True,
+    st.dataframe(usage_table(summary, tz), column_config=usage_columns(tz), hide_index=True,
                  width="stretch", key=f"entitlements_table_{slug}")
     chart_col, history_col = st.columns(2, gap="medium")
     with chart_col:
-        st.subheader("Consumption vs threshold")
+        st.subheader("Consumption")
         render_consumption(summary)
     with history_col:
         st.subheader("Usage history")

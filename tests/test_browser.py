@@ -209,3 +209,101 @@ def test_selected_row_opens_its_metadata_and_its_detail_page(console, page, libr
     expect(page.get_by_role("heading", name=first["name"], exact=True)).to_be_visible()
     wait_for_app(page)
     assert_no_exception(page)
+
+
+def busiest_instance(library) -> str:
+    """The demo instance with the most audit events (it has rejections and NUMBER usage)."""
+    slugs = list(library.instances.list()["slug"])
+    return max(slugs, key=lambda slug: library.audit.stats(slug).total)
+
+
+def expect_drawn_charts(page, at_least: int) -> None:
+    """Expect ``at_least`` Vega-Lite charts, each rendered to a canvas or an SVG."""
+    from playwright.sync_api import expect
+
+    charts = page.get_by_test_id("stVegaLiteChart")
+    expect(charts.nth(at_least - 1)).to_be_visible()
+    for index in range(charts.count()):
+        expect(charts.nth(index).locator("canvas, svg").first).to_be_visible()
+
+
+def test_audit_trail_tab_deep_link_shows_cards_charts_and_the_event_log(console, page,
+                                                                        library):
+    from playwright.sync_api import expect
+
+    base, _ = console
+    slug = busiest_instance(library)
+    page.set_viewport_size({"width": 1440, "height": 2400})  # the whole tab in one shot
+    open_page(page, base, f"/instance?instance={slug}&tab=Audit%20Trail")
+    expect(page.get_by_role("tab", name="Audit Trail")).to_have_attribute("aria-selected",
+                                                                         "true")
+    cards = page.get_by_test_id("stMetric")
+    expect(cards).to_have_count(4)
+    stats = library.audit.stats(slug, tz=BROWSER_ZONE)
+    expect(cards.filter(has_text="Total Events")).to_contain_text(f"{stats.total:,}")
+    expect(cards.filter(has_text="Rejected")).to_contain_text(f"{stats.rejected:,}")
+    expect(cards.filter(has_text="Today")).to_contain_text("Europe/Berlin")
+    expect_drawn_charts(page, 2)  # the activity timeline and value over time
+    log = page.get_by_test_id("stDataFrame")
+    expect(log).to_be_visible()
+    expect(page.get_by_text("newest first")).to_be_visible()
+    expect(page.get_by_text("How it works")).to_be_visible()
+    expect(page.get_by_test_id("stPagination")).to_be_visible()
+    assert_no_exception(page)
+    screenshot(page, "instance-audit-trail")
+
+    # select the newest event (the grid is a canvas: its first row's selection box), open it
+    newest = library.audit.events(slug, limit=1).iloc[0]
+    box = log.bounding_box()
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
+    view = page.get_by_role("button", name="View payload")
+    expect(view).to_be_enabled()
+    view.click()
+    dialog = page.get_by_test_id("stDialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_text(newest["id"])).to_be_visible()
+    expect(dialog.get_by_text('"aggregation_method"').or_(
+        dialog.get_by_text('"entitlement"')).first).to_be_visible()
+    wait_for_app(page)
+    assert_no_exception(page)
+    screenshot(page, "instance-audit-payload")
+    dialog.get_by_test_id("stBaseButton-secondary").filter(has_text="Close").click()
+    expect(dialog).to_have_count(0)
+
+
+def test_audit_trail_filters_and_pause(console, page, library):
+    from playwright.sync_api import expect
+
+    base, _ = console
+    slug = busiest_instance(library)
+    open_page(page, base, f"/instance?instance={slug}&tab=Audit%20Trail")
+    page.get_by_role("radio", name="7 days").click()
+    expect(page.get_by_role("radio", name="7 days")).to_have_attribute("aria-checked", "true")
+    wait_for_app(page)
+    page.get_by_test_id("stCheckbox").filter(has_text="Live").click()  # pause the refresh
+    expect(page.get_by_role("switch", name="Live")).not_to_be_checked()
+    wait_for_app(page)
+    choose(page, page, "Status", "Rejected")
+    rejected = library.audit.count(slug, status="REJECTED")
+    expect(page.get_by_text(f"of {rejected.count:,}, newest first").or_(
+        page.get_by_text("No events match these filters."))).to_be_visible()
+    wait_for_app(page)
+    assert_no_exception(page)
+    expect_drawn_charts(page, 1)
+
+
+def test_entitlements_tab_shows_usage_against_limits(console, page, library):
+    from playwright.sync_api import expect
+
+    base, _ = console
+    slug = busiest_instance(library)
+    page.set_viewport_size({"width": 1440, "height": 2000})
+    open_page(page, base, f"/instance?instance={slug}&tab=Entitlements")
+    tables = page.get_by_test_id("stDataFrame")
+    expect(tables.first).to_be_visible()
+    summary = library.usage.summary(slug)
+    expect(page.get_by_text(f"{len(summary)} entitlements in this license")).to_be_visible()
+    expect_drawn_charts(page, 1)
+    expect(page.get_by_text("Latest audit entries")).to_be_visible()
+    assert_no_exception(page)
+    screenshot(page, "instance-entitlements")
