@@ -307,3 +307,19 @@ def test_entitlements_tab_shows_usage_against_limits(console, page, library):
     expect(page.get_by_text("Latest audit entries")).to_be_visible()
     assert_no_exception(page)
     screenshot(page, "instance-entitlements")
+
+
+def test_audit_trail_tab_shows_a_new_report_without_a_click(console, page, library):
+    from playwright.sync_api import expect
+
+    base, _ = console
+    slug = busiest_instance(library)
+    open_page(page, base, f"/instance?instance={slug}&tab=Audit%20Trail")
+    total = page.get_by_test_id("stMetric").filter(has_text="Total Events")
+    before = library.audit.stats(slug).total
+    expect(total).to_contain_text(f"{before:,}")
+    entitlement = library.usage.summary(slug).query("type == 'NUMBER'")["entitlement"].iloc[0]
+    library.usage.get_value(slug, entitlement)  # a read: one more event, usage unchanged
+    # the Live fragment reruns every 5 s; nothing is clicked
+    expect(total).to_contain_text(f"{before + 1:,}", timeout=15_000)
+    assert_no_exception(page)
