@@ -4,7 +4,8 @@ Everything below the tab's controls sits in one fragment that reruns every few s
 **Live** is on, so a new usage report shows up without a click. Reads are not cached: each
 refresh asks the library again. They stay cheap on an instance with millions of events: the
 cards, the timeline, the value series and the log's count come from rollups, and the log
-reads one indexed page (deep pages cost more, hence the log's jump-to-a-date filter).
+reads one indexed page (deep pages cost more, hence the log's jump-to-a-date filter). The
+exception is a text search, which scans the events: its page is kept for 30 seconds.
 
 UI only: every number comes from a ``kaiten.usage`` / ``kaiten.audit`` call and every chart
 from ``kaiten_analytics.charts``.

@@ -31,6 +31,8 @@ from kaiten_analytics.events import (
 )
 
 PAGE_SIZE = 50
+#: how long a text search's page stands before a live refresh reads it again
+SEARCH_TTL = 30
 #: the "all" choice of a filter (not None: a selectbox shows a clear button for None)
 ALL = ""
 #: what the console calls each event (product docs: "How it works")
@@ -250,12 +252,29 @@ class LogPage:
     exact: bool
 
 
-def fetch_page(kaiten: ka.Kaiten, slug: str, filters: LogFilters, page: int) -> LogPage:
-    """Read page ``page`` (1-based) of the events matching ``filters`` and their count."""
+def _read_page(kaiten: ka.Kaiten, slug: str, filters: LogFilters, page: int) -> LogPage:
     count = kaiten.audit.count(slug, **filters.arguments())
     rows = kaiten.audit.events(slug, **filters.arguments(), limit=PAGE_SIZE,
                                offset=(page - 1) * PAGE_SIZE)
     return LogPage(rows, page, count.count, count.exact)
+
+
+@st.cache_data(ttl=SEARCH_TTL, max_entries=64, show_spinner="Searching the audit trail…")
+def _searched_page(_kaiten: ka.Kaiten, url: str, slug: str, filters: LogFilters,
+                   page: int) -> LogPage:
+    return _read_page(_kaiten, slug, filters, page)
+
+
+def fetch_page(kaiten: ka.Kaiten, slug: str, filters: LogFilters, page: int) -> LogPage:
+    """Read page ``page`` (1-based) of the events matching ``filters`` and their count.
+
+    A text search scans the instance's events (seconds on a million of them), so its page is
+    kept for :data:`SEARCH_TTL` rather than read again on every live refresh; everything else
+    is read afresh each time (it is served by indexes and rollups).
+    """
+    if filters.search is None:
+        return _read_page(kaiten, slug, filters, page)
+    return _searched_page(kaiten, kaiten.url, slug, filters, page)
 
 
 def render_event_log(kaiten: ka.Kaiten, slug: str, entitlement: str | None, tz: str) -> None:
@@ -277,9 +296,11 @@ def render_event_log(kaiten: ka.Kaiten, slug: str, entitlement: str | None, tz: 
         st.info("No more events: the previous page was the last.", icon=":material/last_page:")
     else:
         first = (page - 1) * PAGE_SIZE + 1
+        searching = (f" Search results are read again every {SEARCH_TTL} s."
+                     if filters.search else "")
         st.caption(f"Events {first:,}–{first + len(rows) - 1:,} of "
-                   f"{count_text(shown.count, shown.exact)}, newest first. Select a row, then "
-                   "**View payload**.")
+                   f"{count_text(shown.count, shown.exact)}, newest first.{searching} Select a "
+                   "row, then **View payload**.")
         selected = render_event_table(rows, tz, key=table_key(slug, list(rows["id"])),
                                       selectable=True)
     actions = st.container(horizontal=True, vertical_alignment="center")

@@ -9,7 +9,14 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 import pytest
-from console_support import clear_console_caches, click, console_app, open_instance, texts
+from console_support import (
+    clear_console_caches,
+    click,
+    console_app,
+    open_instance,
+    reload,
+    texts,
+)
 
 SLUG = "acme-prod"
 PAGE = 50
@@ -279,6 +286,18 @@ def test_a_new_report_shows_up_on_the_next_refresh(app, audited):
     app.run()  # what the live fragment does every few seconds: no cache in between
     assert metrics(app)["Total Events"] == "75"
     assert log(app)["Event ID"].iloc[0] == report.event_id
+
+
+def test_search_results_are_kept_between_live_refreshes(app, audited):
+    open_audit_tab(app)
+    set_filter(app, f"audit_log_search_{SLUG}", "m-sum")
+    assert len(log(app)) == 5
+    audited.usage.report(SLUG, "m-sum", 1)
+    app.run()  # a live refresh: the search (a scan of the events) is not run again
+    assert len(log(app)) == 5
+    assert any("read again every 30 s" in caption for caption in texts(app.caption))
+    reload(app)  # the sidebar's Reload data, or the 30 s, reads it again
+    assert len(log(app)) == 6
 
 
 def test_live_toggle_is_on_and_can_pause(app):
