@@ -240,6 +240,19 @@ def test_a_filter_change_goes_back_to_page_one(app):
     assert "Events 1–50 of 68" in " ".join(texts(app.caption))
 
 
+def test_a_capped_count_reads_10000_plus(app, audited, monkeypatch):
+    from kaiten_analytics.analytics.audit_log import EventCount
+
+    # a search matching more than 10,000 events: the library stops counting there
+    monkeypatch.setattr(audited.audit, "count", lambda *args, **kwargs: EventCount(10_000,
+                                                                                   False))
+    open_audit_tab(app)
+    assert "Events 1–50 of 10,000+, newest first" in " ".join(texts(app.caption))
+    assert app.pagination[0].num_pages == 200
+    app.pagination[0].set_value(2).run()
+    assert "Events 51–74 of 10,000+" in " ".join(texts(app.caption))
+
+
 def test_no_match_says_so(app):
     open_audit_tab(app)
     set_filter(app, f"audit_log_search_{SLUG}", "no event has this text")
