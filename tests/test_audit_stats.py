@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import random
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -112,3 +113,61 @@ def test_timeline_days_out_of_range_is_refused(catalogue, days):
     with pytest.raises(ka.ValidationError) as info:
         catalogue.audit.timeline("acme-prod", days=days)
     assert info.value.field == "days"
+
+
+ZONES = ["UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "America/Los_Angeles",
+         "America/St_Johns", "Pacific/Chatham", "Pacific/Marquesas", "Pacific/Kiritimati",
+         "Australia/Lord_Howe"]
+
+
+def raw_local_days(kaiten, tz):
+    """Count the raw trail of acme-prod per local day and category, straight from SQL."""
+    import sqlalchemy as sa
+
+    from kaiten_analytics.config import zone
+    from kaiten_analytics.events import EVENTS
+
+    with kaiten.db.engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT t.created_at, t.event_name FROM feature_audit_trail t"
+            " JOIN instances i ON i.id = t.instance_id WHERE i.slug = 'acme-prod'")).all()
+    counts = {}
+    for created_at, event_name in rows:
+        if isinstance(created_at, str):  # SQLite returns the stored text
+            created_at = datetime.fromisoformat(created_at)
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+        key = (created_at.astimezone(zone(tz)).date(), EVENTS[event_name][1])
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_timeline_and_today_equal_a_raw_count_per_local_day_in_many_zones(catalogue, clock):
+    # 8–13 November 2026 (after the northern autumn change, Lord Howe on +11:00) plus the
+    # 1 November fall-back day in Los Angeles and St John's: events every 47 minutes or so,
+    # so every local midnight in every zone has events on both sides
+    catalogue.instances.update("acme-prod", license="pro")
+    at(clock, "2026-10-31T20:00:00+00:00")
+    rng = random.Random(5)
+    while clock.now < datetime(2026, 11, 13, 18, tzinfo=UTC):
+        clock.advance(minutes=rng.randint(20, 75), seconds=rng.randint(0, 59))
+        kind = rng.random()
+        if kind < 0.3:
+            catalogue.usage.get_value("acme-prod", rng.choice(["m-sum", "seats"]))
+        elif kind < 0.4:
+            catalogue.usage.report("acme-prod", "m-sum", 1000)  # rejected
+        else:
+            catalogue.usage.report("acme-prod", rng.choice(["m-latest", "seats"]),
+                                   rng.randint(0, 50))
+    for tz in ZONES:
+        timeline = catalogue.audit.timeline("acme-prod", tz=tz, days=16)
+        expected = raw_local_days(catalogue, tz)
+        got = {(d, c): int(n) for d, c, n in timeline.itertuples(index=False) if n}
+        in_range = {key: n for key, n in expected.items() if key[0] >= timeline["day"].iloc[0]}
+        assert got == in_range, tz
+        today = timeline["day"].iloc[-1]
+        stats = catalogue.audit.stats("acme-prod", tz=tz)
+        assert stats.today == sum(n for (d, _), n in expected.items() if d == today), tz
+    seats = catalogue.audit.timeline("acme-prod", entitlement="seats", tz="Asia/Kolkata",
+                                     days=16)
+    assert 0 < seats["events"].sum() < timeline["events"].sum()

@@ -1,16 +1,19 @@
 """Audit statistics and the daily activity timeline, summed from the rollups (SPEC §3).
 
 Neither query touches ``feature_audit_trail``: totals read the daily rollup (one row per
-instance × entitlement × UTC day), "Today" and the timeline read the 15-minute rollup within
-the local days asked for. Their cost follows the time span, not the number of events.
+instance × entitlement × UTC day); "Today" and the timeline read the daily rollup for whole
+UTC days and the 15-minute rollup only for the hours a local day takes from a neighbouring
+UTC day. Their cost follows the time span, not the number of events.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import sqlalchemy as sa
 
-from kaiten_analytics.analytics.local_days import last_days
+from kaiten_analytics.analytics.local_days import LocalDay, day_plan, last_days
 from kaiten_analytics.config import zone
 from kaiten_analytics.db.models import audit_rollup_15m, audit_rollup_day
 from kaiten_analytics.entities import AuditStats
@@ -20,14 +23,57 @@ from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.lookup import id_for, instance_row
 
 MAX_DAYS = 366
+COUNTS = tuple(ROLLUP_COLUMNS[c] for c in CATEGORIES)  # reads, accepted, rejected
 
 
-def _scope(connection: sa.Connection, table: sa.Table, instance: str,
-           entitlement: str | None) -> sa.ColumnElement[bool]:
-    condition = table.c.instance_id == instance_row(connection, instance).id
-    if entitlement is not None:
-        condition &= table.c.entitlement_id == id_for(connection, "entitlement", entitlement)
-    return condition
+@dataclass(frozen=True)
+class _Scope:
+    """One instance (and maybe one entitlement), resolved once per call."""
+
+    instance_id: int
+    entitlement_id: int | None
+
+    def of(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        condition = table.c.instance_id == self.instance_id
+        if self.entitlement_id is not None:
+            condition &= table.c.entitlement_id == self.entitlement_id
+        return condition
+
+
+def _scope(connection: sa.Connection, instance: str, entitlement: str | None) -> _Scope:
+    return _Scope(instance_row(connection, instance).id,
+                  None if entitlement is None else id_for(connection, "entitlement", entitlement))
+
+
+def _local_day_counts(connection: sa.Connection, scope: _Scope, days: list[LocalDay]
+                      ) -> list[list[int]]:
+    """Return (reads, accepted, rejected) of each local day, exactly, from both rollups.
+
+    Whole UTC days come from ``audit_rollup_day`` and only the parts of UTC days that belong
+    to a neighbouring local day from ``audit_rollup_15m`` (see ``local_days.day_plan``): a
+    30-day timeline in Europe/Berlin reads some 31 daily and 180 quarter-hour rows per
+    entitlement instead of 2,880 quarter-hour rows.
+    """
+    plan = day_plan(days)
+    day, q15 = audit_rollup_day, audit_rollup_15m
+    day_rows = connection.execute(
+        sa.select(day.c.day, *(sa.func.sum(day.c[c]) for c in COUNTS))
+        .where(scope.of(day), day.c.day >= min(plan.owners), day.c.day <= max(plan.owners))
+        .group_by(day.c.day)
+    ).all()
+    bucket_rows = []
+    if plan.shifts:
+        # one expanding IN of the shifted buckets: an index lookup each on (instance_id,
+        # bucket) or (instance_id, entitlement_id, bucket), and one cached statement
+        buckets = [b for first, end in plan.bucket_ranges for b in range(first, end)]
+        bucket_rows = connection.execute(
+            sa.select(q15.c.bucket, *(sa.func.sum(q15.c[c]) for c in COUNTS))
+            .where(scope.of(q15), q15.c.bucket.in_(sa.bindparam("buckets", expanding=True)))
+            .group_by(q15.c.bucket),
+            {"buckets": buckets},
+        ).all()
+    return plan.totals({row[0]: row[1:] for row in day_rows},
+                       {row[0]: row[1:] for row in bucket_rows}, len(days), len(COUNTS))
 
 
 def audit_stats(db: Database, instance: str, entitlement: str | None = None,
@@ -37,23 +83,18 @@ def audit_stats(db: Database, instance: str, entitlement: str | None = None,
     ``Accepted`` and ``Rejected`` count usage reports; ``Total`` also counts reads.
     """
     zone(tz)
-    today = last_days(db.now(), tz, 1)[0]
-    day, q15 = audit_rollup_day, audit_rollup_15m
+    today = last_days(db.now(), tz, 1)
+    day = audit_rollup_day
     with db.read() as connection:
+        scope = _scope(connection, instance, entitlement)
         totals = connection.execute(
-            sa.select(*(sa.func.coalesce(sa.func.sum(day.c[c]), 0)
-                        for c in ("reads", "accepted", "rejected")))
-            .where(_scope(connection, day, instance, entitlement))
+            sa.select(*(sa.func.coalesce(sa.func.sum(day.c[c]), 0) for c in COUNTS))
+            .where(scope.of(day))
         ).one()
-        today_count = connection.execute(
-            sa.select(sa.func.coalesce(
-                sa.func.sum(q15.c.reads + q15.c.accepted + q15.c.rejected), 0))
-            .where(_scope(connection, q15, instance, entitlement))
-            .where(q15.c.bucket >= today.first_bucket, q15.c.bucket < today.end_bucket)
-        ).scalar()
+        today_counts = _local_day_counts(connection, scope, today)[0]
     reads, accepted, rejected = (int(v) for v in totals)
     return AuditStats(total=reads + accepted + rejected, accepted=accepted,
-                      rejected=rejected, today=int(today_count))
+                      rejected=rejected, today=sum(today_counts))
 
 
 def audit_timeline(db: Database, instance: str, entitlement: str | None = None,
@@ -71,24 +112,10 @@ def audit_timeline(db: Database, instance: str, entitlement: str | None = None,
     days = fields.bounded_int(days, "days", 1, MAX_DAYS)
     zone(tz)
     local = last_days(db.now(), tz, days)
-    q15 = audit_rollup_15m
-    # one CASE maps each bucket to its local day: DST days are 23 or 25 hours long
-    day_index = sa.case(
-        *((q15.c.bucket < d.end_bucket, n) for n, d in enumerate(local)), else_=None
-    ).label("day_index")
     with db.read() as connection:
-        rows = connection.execute(
-            sa.select(day_index, *(sa.func.sum(q15.c[ROLLUP_COLUMNS[c]]) for c in CATEGORIES))
-            .where(_scope(connection, q15, instance, entitlement))
-            .where(q15.c.bucket >= local[0].first_bucket, q15.c.bucket < local[-1].end_bucket)
-            .group_by(day_index)
-        ).all()
-    counts = {row[0]: row[1:] for row in rows}
-    records = [
-        (d.day, category, int((counts.get(n) or (0, 0, 0))[k] or 0))
-        for n, d in enumerate(local)
-        for k, category in enumerate(CATEGORIES)
-    ]
+        counts = _local_day_counts(connection, _scope(connection, instance, entitlement), local)
+    records = [(d.day, category, counts[n][k])
+               for n, d in enumerate(local) for k, category in enumerate(CATEGORIES)]
     df = pd.DataFrame(records, columns=["day", "category", "events"])
     df["events"] = df["events"].astype("int64")
     return df
