@@ -6,7 +6,7 @@ Run it from the repository root::
     .venv/bin/python benchmarks/console.py --big-instance-events 1000000   # SPEC §9's instance
     .venv/bin/python benchmarks/console.py --big-url sqlite:////data/spec9.db
 
-What is measured: an AppTest run of the instance detail page (``pages/instance.py`` through
+What is measured: an AppTest run of the instance detail page (``app_pages/instance.py`` through
 ``streamlit_app.py``) opened as ``/instance?instance=megacorp-prod&tab=Audit Trail`` — the
 stats cards, the 30-day timeline, value over time, the first page of the event log and its
 count, all read live from the database (the tab caches nothing) — on two databases:
@@ -78,7 +78,7 @@ def measure(url: str, runs: int) -> dict:
     at.run()  # the Instances page: the frame, not what is measured
     at.query_params["instance"] = INSTANCE
     at.query_params["tab"] = TAB
-    at.switch_page("pages/instance.py")
+    at.switch_page("app_pages/instance.py")
     started = time.perf_counter()
     at.run()
     cold = time.perf_counter() - started

@@ -11,7 +11,7 @@ import kaiten_analytics as ka
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-INSTANCE_PAGE = "pages/instance.py"
+INSTANCE_PAGE = "app_pages/instance.py"
 
 
 def console_app(kaiten: ka.Kaiten, database_url: str, monkeypatch) -> AppTest:

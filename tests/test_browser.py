@@ -323,3 +323,34 @@ def test_audit_trail_tab_shows_a_new_report_without_a_click(console, page, libra
     # the Live fragment reruns every 5 s; nothing is clicked
     expect(total).to_contain_text(f"{before + 1:,}", timeout=15_000)
     assert_no_exception(page)
+
+
+def test_a_deep_link_as_the_first_request_to_a_new_server_gets_the_whole_console(
+        console, browser, demo_url, library, tmp_path):
+    """The first page a fresh server serves is a deep link, not ``/``.
+
+    Streamlit decides once per process whether the app uses a ``pages/`` directory (the legacy
+    multipage mode); a deep link served before the router ever ran must still be routed by
+    ``st.navigation``: the sidebar holds the navigation titles and the time-zone picker.
+    """
+    from playwright.sync_api import expect
+
+    slug = busiest_instance(library)
+    with console_server(demo_url, tmp_path / "console.log") as base:
+        context = browser.new_context(viewport={"width": 1440, "height": 1000},
+                                      timezone_id=BROWSER_ZONE)
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        try:
+            page = context.new_page()
+            open_page(page, base, f"/instance?instance={slug}&tab=Audit%20Trail")
+            sidebar = page.get_by_test_id("stSidebar")
+            expect(sidebar.get_by_text("Time zone")).to_be_visible()
+            navigation = page.get_by_test_id("stSidebarNav")
+            expect(navigation.get_by_text("Instance detail")).to_be_visible()
+            expect(navigation.get_by_text("streamlit app")).to_have_count(0)
+            expect(page.get_by_role("tab", name="Audit Trail")).to_have_attribute(
+                "aria-selected", "true")
+            expect(page.get_by_test_id("stMetric")).to_have_count(4)
+            screenshot(page, "deep-link-first-request")
+        finally:
+            context.close()

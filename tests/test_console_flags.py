@@ -109,7 +109,7 @@ def test_tab_of_an_unknown_instance_shows_the_error(flagged):
 def page(catalogue, database_url, monkeypatch):
     """The Flags page as its own script, on the catalogue's database, not yet run."""
     connect_console_to(catalogue, database_url, monkeypatch)
-    yield AppTest.from_file(str(ROOT / "pages" / "flags.py"), default_timeout=30)
+    yield AppTest.from_file(str(ROOT / "app_pages" / "flags.py"), default_timeout=30)
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -132,7 +132,7 @@ def fill_new_flag(at: AppTest, rules: str, default: str = "false") -> AppTest:
 def test_page_is_in_the_console_navigation(catalogue, database_url, monkeypatch):
     connect_console_to(catalogue, database_url, monkeypatch)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
-    at.switch_page("pages/flags.py").run()
+    at.switch_page("app_pages/flags.py").run()
     assert not at.exception
     assert at.title[0].value == "Flags"
 

@@ -13,7 +13,7 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-PAGE = "pages/fleet.py"
+PAGE = "app_pages/fleet.py"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 LINK = "instance?instance="
 # tab label → (the library call it shows, the CSV's name, a column it must carry unchanged)

@@ -7,7 +7,7 @@ from conftest import table_counts
 from console_support import clear_console_caches, click, console_app, texts
 from streamlit.testing.v1 import AppTest
 
-PAGE = "pages/report_usage.py"
+PAGE = "app_pages/report_usage.py"
 PRO_NUMBER_ENTITLEMENTS = ["api-calls", "m-average", "m-count", "m-latest", "m-max", "m-min",
                            "m-sum", "seats"]
 

@@ -1,7 +1,8 @@
-"""The code base is ruff-clean and the library never imports Streamlit."""
+"""The code base is ruff-clean, the library never imports Streamlit, the console builds no SQL."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -25,3 +26,29 @@ def test_library_does_not_import_streamlit():
                for line in path.read_text().splitlines())
     ]
     assert offenders == []
+
+
+UI_FILES = [ROOT / "streamlit_app.py", *sorted((ROOT / "app_pages").glob("*.py")),
+            *sorted((ROOT / "console").glob("*.py"))]
+QUERY_BUILDING = re.compile(
+    r"(\bselect\(|SELECT |sa\.text\(|read_sql|\.execute\(|import sqlalchemy|from sqlalchemy)")
+
+
+def test_the_console_calls_the_library_and_builds_no_queries():
+    assert len(UI_FILES) > 5
+    offenders = [str(path.relative_to(ROOT)) for path in UI_FILES
+                 if QUERY_BUILDING.search(path.read_text())]
+    assert offenders == []
+
+
+def test_the_console_never_allows_html():
+    offenders = [str(path.relative_to(ROOT)) for path in UI_FILES
+                 if re.search(r"unsafe_allow_html\s*=\s*True", path.read_text())]
+    assert offenders == []
+
+
+def test_no_pages_directory_beside_the_entry_point():
+    """A ``pages/`` directory switches Streamlit to its legacy multipage mode for a deep link
+    served before ``st.navigation`` ever ran; the page scripts live in ``app_pages/``."""
+    assert not (ROOT / "pages").exists()
+    assert (ROOT / "app_pages" / "instance.py").exists()

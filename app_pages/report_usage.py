@@ -13,6 +13,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 import kaiten_analytics as ka
 from console import session
+from console.instance_picker import pick_instance
 from console.usage_report import (
     describe_error,
     meterable,
@@ -22,20 +23,9 @@ from console.usage_report import (
     unit_of,
 )
 
-INSTANCE_PARAM, ENTITLEMENT_PARAM = "instance", "entitlement"
+ENTITLEMENT_PARAM = "entitlement"
 INSTANCE_KEY, ENTITLEMENT_KEY = "report_instance", "report_entitlement"
 OUTCOME_KEY = "report_outcome"  # (UsageReport, unit) of the last accepted or rejected report
-EMPTY = "No instances yet — create one on the Instances page, or run `kaiten demo`."
-
-
-def follow_instance() -> None:
-    """Put the picked instance in the URL; its entitlement choice no longer applies."""
-    st.query_params.pop(ENTITLEMENT_PARAM, None)
-    picked = st.session_state[INSTANCE_KEY]
-    if picked is None:
-        st.query_params.pop(INSTANCE_PARAM, None)
-    else:
-        st.query_params[INSTANCE_PARAM] = picked
 
 
 def follow_entitlement() -> None:
@@ -45,33 +35,6 @@ def follow_entitlement() -> None:
         st.query_params.pop(ENTITLEMENT_PARAM, None)
     else:
         st.query_params[ENTITLEMENT_PARAM] = picked
-
-
-def pick_instance() -> str | None:
-    """Draw the instance picker; return the live instance ``?instance=`` names, if any.
-
-    The URL is the source of truth (as on the instance page): the picker shows what it names
-    and changing the picker changes it. A slug naming no live instance is reported.
-    """
-    requested = st.query_params.get(INSTANCE_PARAM)
-    listed = session.instances()
-    names = dict(zip(listed["slug"], listed["name"], strict=True))
-    if requested and requested not in names:
-        try:  # created since the list was cached, or gone?
-            names[requested] = session.instance(requested).name
-        except ka.NotFoundError as error:
-            st.error(f"Cannot report usage for this instance: {error}. Pick another one.",
-                     icon=":material/error:")
-            requested = None
-    if not names:
-        st.info(EMPTY, icon=":material/info:")
-        return None
-    st.session_state[INSTANCE_KEY] = requested
-    st.selectbox(
-        "Instance", list(names), index=None, key=INSTANCE_KEY, on_change=follow_instance,
-        placeholder="Choose an instance", format_func=lambda slug: f"{names[slug]} ({slug})",
-    )
-    return requested
 
 
 def pick_entitlement(rows: pd.DataFrame) -> str:
@@ -113,7 +76,8 @@ def main() -> None:
                "trail.")
     picker, _ = st.columns([2, 3])
     with picker:
-        instance = pick_instance()
+        instance = pick_instance(INSTANCE_KEY, "report usage for this instance",
+                                 clears=(ENTITLEMENT_PARAM,))
     if instance is None:
         return
     try:

@@ -133,7 +133,7 @@ def render_actions(selected: pd.Series | None) -> None:
     if buttons.button("View metadata", icon=":material/data_object:", disabled=none):
         st.session_state[METADATA_KEY] = selected["slug"]
     if buttons.button("Open details", icon=":material/open_in_new:", disabled=none):
-        st.switch_page("pages/instance.py", query_params={"instance": selected["slug"]})
+        st.switch_page("app_pages/instance.py", query_params={"instance": selected["slug"]})
     if buttons.button("Edit", icon=":material/edit:", disabled=none):
         open_mode("edit", selected["slug"])
     if buttons.button("Delete", icon=":material/delete:", disabled=none):

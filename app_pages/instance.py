@@ -12,9 +12,9 @@ import kaiten_analytics as ka
 from console import session
 from console.audit_tab import render_audit_tab
 from console.entitlements_tab import render_entitlements_tab
+from console.instance_picker import pick_instance
 
 TABS = ("Overview", "Feature Flags", "Entitlements", "Audit Trail")
-PARAM = "instance"  # the query parameter naming the instance
 PICKER_KEY = "instance_picker"
 
 
@@ -95,49 +95,12 @@ def render_flags(kaiten: ka.Kaiten, slug: str) -> None:
     render_flags_tab(kaiten, slug)
 
 
-def follow_picker() -> None:
-    """Put the picked instance in the URL, so the page can be bookmarked and shared."""
-    picked = st.session_state[PICKER_KEY]
-    if picked is None:
-        st.query_params.pop(PARAM, None)
-    else:
-        st.query_params[PARAM] = picked
-
-
-def pick_instance() -> str | None:
-    """Draw the instance picker; return the slug named by ``?instance=``, if it is live.
-
-    The URL is the source of truth: the picker shows what it names (so back/forward and
-    shared links work) and changing the picker changes it. A slug that names no live
-    instance is reported, not shown.
-    """
-    requested = st.query_params.get(PARAM)
-    listed = session.instances()
-    names = dict(zip(listed["slug"], listed["name"], strict=True))
-    if requested and requested not in names:
-        try:  # created since the list was cached, or gone?
-            names[requested] = session.instance(requested).name
-        except ka.NotFoundError as error:
-            st.error(f"Cannot show this instance: {error}. Pick another one below.",
-                     icon=":material/error:")
-            requested = None
-    if not names:
-        st.info("No instances yet — create one on the Instances page, or run `kaiten demo`.")
-        return None
-    st.session_state[PICKER_KEY] = requested
-    st.selectbox(
-        "Instance", list(names), index=None, key=PICKER_KEY, on_change=follow_picker,
-        placeholder="Choose an instance", format_func=lambda slug: f"{names[slug]} ({slug})",
-    )
-    return requested
-
-
 def main() -> None:
     """Draw the page."""
-    st.page_link("pages/instances.py", label="All instances", icon=":material/arrow_back:")
+    st.page_link("app_pages/instances.py", label="All instances", icon=":material/arrow_back:")
     picker, _ = st.columns([2, 3])
     with picker:
-        slug = pick_instance()
+        slug = pick_instance(PICKER_KEY, "show this instance")
     if slug is None:
         return
     try:
