@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import pandas as pd
 import pytest
 
 import kaiten_analytics as ka
@@ -53,3 +56,34 @@ def test_value_over_time_needs_a_number_entitlement(catalogue):
     with pytest.raises(ka.NotFoundError):
         catalogue.audit.value_over_time("acme-prod", "nothing")
     assert catalogue.audit.value_over_time("acme-prod", "m-sum", max_points=50).empty
+
+
+def test_downsampled_buckets_keep_first_low_high_last_of_their_reports(catalogue, clock):
+    rng = random.Random(3)
+    for _ in range(300):  # LATEST, threshold 100: ~12 hours of values, crossing now and then
+        clock.advance(minutes=2, seconds=rng.randint(0, 59))
+        catalogue.usage.report("acme-prod", "m-latest",
+                               100 if rng.random() < 0.08 else rng.randint(0, 99))
+    full = catalogue.audit.value_over_time("acme-prod", "m-latest")
+    fine = catalogue.audit.value_over_time("acme-prod", "m-latest", max_points=2000)
+    # 2000 points leave one window per 15-minute bucket: each keeps its reports' first,
+    # lowest, highest and last value, within the bucket's time
+    for start, reports in full.groupby(full["created_at"].dt.floor("15min")):
+        kept = fine[(fine["created_at"] >= start) & (fine["created_at"] < start
+                                                     + pd.Timedelta(minutes=15))]
+        expected = {reports["value"].iloc[0], reports["value"].min(), reports["value"].max(),
+                    reports["value"].iloc[-1]}
+        assert set(kept.loc[~kept["crossing"], "value"]) == expected
+        assert set(kept.loc[kept["crossing"], "created_at"]) == set(
+            reports.loc[reports["crossing"], "created_at"])
+    coarse = catalogue.audit.value_over_time("acme-prod", "m-latest", max_points=60)
+    crossings = full.loc[full["crossing"], "created_at"]
+    assert 10 < len(crossings) < 40  # more than the 60 points leave at 4 per window: shrunk
+    assert len(coarse) <= 60
+    assert list(coarse.loc[coarse["crossing"], "created_at"]) == list(crossings)
+    assert coarse["value"].iloc[0] == full["value"].iloc[0]
+    assert coarse["value"].iloc[-1] == full["value"].iloc[-1]
+    assert (coarse["value"].min(), coarse["value"].max()) == (full["value"].min(),
+                                                            full["value"].max())
+    assert coarse["created_at"].is_monotonic_increasing
+    assert (coarse["threshold"] == 100).all()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from kaiten_analytics.analytics.local_days import LocalDay, day_plan, last_days
+from kaiten_analytics.analytics.local_days import LocalDay, day_plan, in_buckets, last_days
 from kaiten_analytics.config import zone
 from kaiten_analytics.db.models import audit_rollup_15m, audit_rollup_day
 from kaiten_analytics.entities import AuditStats
@@ -63,14 +63,13 @@ def _local_day_counts(connection: sa.Connection, scope: _Scope, days: list[Local
     ).all()
     bucket_rows = []
     if plan.shifts:
-        # one expanding IN of the shifted buckets: an index lookup each on (instance_id,
-        # bucket) or (instance_id, entitlement_id, bucket), and one cached statement
+        # the shifted buckets as one list: an index lookup each on (instance_id, bucket) or
+        # (instance_id, entitlement_id, bucket)
         buckets = [b for first, end in plan.bucket_ranges for b in range(first, end)]
         bucket_rows = connection.execute(
             sa.select(q15.c.bucket, *(sa.func.sum(q15.c[c]) for c in COUNTS))
-            .where(scope.of(q15), q15.c.bucket.in_(sa.bindparam("buckets", expanding=True)))
-            .group_by(q15.c.bucket),
-            {"buckets": buckets},
+            .where(scope.of(q15), in_buckets(connection, q15.c.bucket, buckets))
+            .group_by(q15.c.bucket)
         ).all()
     return plan.totals({row[0]: row[1:] for row in day_rows},
                        {row[0]: row[1:] for row in bucket_rows}, len(days), len(COUNTS))

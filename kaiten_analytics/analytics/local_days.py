@@ -7,11 +7,15 @@ Every current UTC offset is a multiple of 15 minutes (+05:30 Kolkata, +05:45 Kat
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from kaiten_analytics.config import zone
 from kaiten_analytics.service.ledger import BUCKET_SECONDS
@@ -130,3 +134,19 @@ def day_plan(days: Sequence[LocalDay]) -> DayPlan:
         shifts += [Shift(a, b, owners[utc_day], local_index(a)) for a, b in parts
                    if (a, b) != owner]
     return DayPlan(owners, shifts)
+
+
+def in_buckets(connection: sa.Connection, column: sa.ColumnElement[int], buckets: list[int]
+               ) -> sa.ColumnElement[bool]:
+    """Return ``column IN buckets`` as one bound parameter, whatever the number of buckets.
+
+    An expanding ``IN`` sends one parameter per bucket: with a thousand of them PostgreSQL
+    took 30–80 ms to bind and plan what it runs in 1 ms. PostgreSQL gets an array
+    (``= ANY(:buckets)``), SQLite a JSON list (``IN (SELECT value FROM json_each(:buckets))``).
+    """
+    if connection.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam("buckets", list(buckets), unique=True,
+                                              type_=postgresql.ARRAY(sa.Integer)))
+    listed = sa.func.json_each(sa.bindparam("buckets", json.dumps(list(buckets)), unique=True,
+                                            type_=sa.String)).table_valued("value")
+    return column.in_(sa.select(listed.c.value))

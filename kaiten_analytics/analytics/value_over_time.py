@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -9,7 +10,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
-from kaiten_analytics.db.models import audit_rollup_15m, entitlements, feature_audit_trail
+from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY, in_buckets
+from kaiten_analytics.db.models import (
+    audit_rollup_15m,
+    audit_rollup_day,
+    entitlements,
+    feature_audit_trail,
+)
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
 from kaiten_analytics.service import fields
@@ -86,47 +93,101 @@ def _all_points(connection: sa.Connection, instance_id: int, entitlement_id: int
 
 def _downsampled(connection: sa.Connection, instance_id: int, entitlement_id: int,
                  max_points: int) -> pd.DataFrame:
-    r = audit_rollup_15m
-    rows = connection.execute(
-        sa.select(r.c.bucket, r.c.value_first, r.c.value_min, r.c.value_max, r.c.value_last,
-                  r.c.threshold_last, r.c.reached)
-        .where(r.c.instance_id == instance_id, r.c.entitlement_id == entitlement_id,
-               r.c.accepted > 0)
-        .order_by(r.c.bucket)
-    ).all()
-    if not rows:
+    day = audit_rollup_day
+    # the span from the daily rollup (some 90 rows, not thousands of buckets): windows start
+    # at the first day's midnight; a point is never placed outside the buckets it stands for
+    first_day, last_day = connection.execute(
+        sa.select(sa.func.min(day.c.day), sa.func.max(day.c.day))
+        .where(day.c.instance_id == instance_id, day.c.entitlement_id == entitlement_id,
+               day.c.accepted > 0)
+    ).one()
+    if first_day is None:
         return _typed(frame([], COLUMNS, times=("created_at",)))
-    buckets = pd.DataFrame(rows, columns=["bucket", "first", "low", "high", "last",
-                                          "threshold", "reached"])
-    crossing_buckets = buckets.loc[buckets["reached"] > 0, "bucket"].tolist()
-    crossings = _crossings(connection, instance_id, entitlement_id, crossing_buckets)
-    budget = max(max_points - len(crossings), 4)
-    windows = max(1, budget // 4)  # up to four points per window
-    size = max(1, -(-len(buckets) // windows))  # buckets per window, rounded up
-    buckets["window"] = np.arange(len(buckets)) // size
-    grouped = buckets.groupby("window").agg(
-        start=("bucket", "first"), end=("bucket", "last"), first=("first", "first"),
-        low=("low", "min"), high=("high", "max"), last=("last", "last"),
-        threshold=("threshold", "last"),
-    )
-    points = []
-    for window in grouped.itertuples():
+    first, end = first_day * BUCKETS_PER_DAY, (last_day + 1) * BUCKETS_PER_DAY
+    windows = _windows(connection, instance_id, entitlement_id, first, end, max_points)
+    crossings = None
+    if any(w.reached for w in windows):
+        crossing_buckets = connection.execute(
+            sa.select(audit_rollup_15m.c.bucket)
+            .where(*_bucket_scope(audit_rollup_15m, instance_id, entitlement_id),
+                   audit_rollup_15m.c.reached > 0)
+            .order_by(audit_rollup_15m.c.bucket)
+        ).scalars().all()
+        crossings = _crossings(connection, instance_id, entitlement_id, list(crossing_buckets))
+        budget = max_points - len(crossings)
+        if budget < 4 * len(windows):  # fewer, wider windows leave room for every crossing
+            windows = _windows(connection, instance_id, entitlement_id, first, end, budget)
+    points: dict[tuple[int, float, float | None], None] = {}  # ordered, without duplicates
+    for w in windows:
         # points stay between the start of the window's first and last buckets, so none is
         # drawn later than the report it stands for; within a window the order of the
         # extremes is unknown: they go between the first and last values, keeping the envelope
-        start = window.start * BUCKET_SECONDS
-        span = (window.end - window.start) * BUCKET_SECONDS
-        for offset, value in ((0, window.first), (span // 3, window.low),
-                              (2 * span // 3, window.high), (span, window.last)):
-            points.append((start + offset, value, window.threshold))
-    df = pd.DataFrame(points, columns=["seconds", "value", "threshold"]).drop_duplicates()
-    df["created_at"] = pd.to_datetime(df["seconds"], unit="s", utc=True)
-    df["crossing"] = False
-    df = df[COLUMNS]
-    if len(crossings):
-        df = pd.concat([df, crossings], ignore_index=True)
-    df = df.sort_values("created_at", kind="stable")
+        at, span = w.start * BUCKET_SECONDS, (w.end - w.start) * BUCKET_SECONDS
+        for offset, value in ((0, w.first), (span // 3, w.low), (2 * span // 3, w.high),
+                              (span, w.last)):
+            points[(at + offset, value, w.threshold)] = None
+    seconds, values, thresholds = zip(*points, strict=True)
+    df = pd.DataFrame({
+        "created_at": pd.to_datetime(np.array(seconds, dtype="int64"), unit="s", utc=True),
+        "value": np.array(values, dtype="float64"),
+        "threshold": np.array([np.nan if t is None else t for t in thresholds],
+                              dtype="float64"),
+        "crossing": np.zeros(len(seconds), dtype=bool),
+    })
+    if crossings is None or crossings.empty:
+        return df
+    df = pd.concat([df, crossings], ignore_index=True).sort_values("created_at", kind="stable")
     return _typed(df)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One window of buckets: its first and last bucket, values and the crossings in it."""
+
+    start: int
+    end: int
+    first: float
+    low: float
+    high: float
+    last: float
+    threshold: float | None
+    reached: int
+
+
+def _bucket_scope(table: sa.Table, instance_id: int, entitlement_id: int
+                  ) -> tuple[sa.ColumnElement[bool], ...]:
+    return (table.c.instance_id == instance_id, table.c.entitlement_id == entitlement_id,
+            table.c.accepted > 0)
+
+
+def _windows(connection: sa.Connection, instance_id: int, entitlement_id: int, first: int,
+             end: int, budget: int) -> list[_Window]:
+    """Return the windows of equal time span in ``[first, end)``, four points each at most."""
+    r = audit_rollup_15m
+    count = max(1, budget // 4)
+    size = max(1, -(-(end - first) // count))  # buckets per window, rounded up
+    # One scan of the entitlement's buckets, aggregated in SQL: each window's first and last
+    # bucket, lowest and highest value. Integer division is floor division on both engines
+    # here: bucket - first is never negative.
+    window = (r.c.bucket - sa.literal(first, sa.Integer)) // sa.literal(size, sa.Integer)
+    grouped = connection.execute(
+        sa.select(sa.func.min(r.c.bucket), sa.func.max(r.c.bucket), sa.func.min(r.c.value_min),
+                  sa.func.max(r.c.value_max), sa.func.sum(r.c.reached))
+        .where(*_bucket_scope(r, instance_id, entitlement_id))
+        .group_by(window)
+    ).all()
+    # Then the first and last values of those first and last buckets, by primary key. (A
+    # join back in the same statement lets PostgreSQL misjudge the window count and hash
+    # the whole range twice.)
+    edges = {row[0]: row[1:] for row in connection.execute(
+        sa.select(r.c.bucket, r.c.value_first, r.c.value_last, r.c.threshold_last)
+        .where(r.c.instance_id == instance_id, r.c.entitlement_id == entitlement_id,
+               in_buckets(connection, r.c.bucket, sorted({b for row in grouped
+                                                         for b in row[:2]})))
+    ).all()}
+    rows = sorted((start, end, edges[start][0], low, high, edges[end][1], edges[end][2],
+                   int(reached or 0)) for start, end, low, high, reached in grouped)
+    return [_Window(*row) for row in rows]
 
 
 def _crossings(connection: sa.Connection, instance_id: int, entitlement_id: int,
