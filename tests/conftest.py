@@ -155,6 +155,18 @@ def catalogue(kaiten):
     return kaiten
 
 
+@pytest.fixture
+def console_for(database_url, monkeypatch):
+    """Return ``make(kaiten)``: the console's AppTest on that handle's database and clock.
+
+    The console's caches are emptied before and after, so nothing leaks between tests.
+    """
+    from console_support import clear_console_caches, console_app
+
+    yield lambda kaiten: console_app(kaiten, database_url, monkeypatch)
+    clear_console_caches()
+
+
 def table_counts(kaiten) -> dict[str, int]:
     """Row count of every table (to prove a refused call wrote nothing)."""
     from kaiten_analytics.db.models import metadata

@@ -69,6 +69,17 @@ def open_instance(at: AppTest, slug: str) -> AppTest:
     return at.switch_page(INSTANCE_PAGE).run()
 
 
+def open_tab(at: AppTest, slug: str, tab: str, tz: str | None = None) -> AppTest:
+    """Open ``/instance?instance=<slug>`` on ``tab`` (in the zone ``tz``); no exception."""
+    open_instance(at, slug)
+    if tz:
+        at.session_state["timezone"] = tz
+    at.session_state["tab"] = tab
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def texts(elements) -> list[str]:
     """Return the text of every element of an AppTest element list."""
     return [element.value for element in elements]

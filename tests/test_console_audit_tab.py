@@ -10,10 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from console_support import (
-    clear_console_caches,
     click,
-    console_app,
-    open_instance,
+    open_tab,
     reload,
     texts,
 )
@@ -44,22 +42,14 @@ def audited(catalogue, clock):
 
 
 @pytest.fixture
-def app(audited, database_url, monkeypatch):
+def app(audited, console_for):
     """The console on the audited database, not yet run."""
-    at = console_app(audited, database_url, monkeypatch)
-    yield at
-    clear_console_caches()
+    return console_for(audited)
 
 
 def open_audit_tab(at, slug: str = SLUG, tz: str | None = None):
     """Open ``/instance?instance=<slug>`` on the Audit Trail tab (in the zone ``tz``)."""
-    open_instance(at, slug)
-    if tz:
-        at.session_state["timezone"] = tz
-    at.session_state["tab"] = "Audit Trail"
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_tab(at, slug, "Audit Trail", tz)
 
 
 def metrics(at) -> dict[str, str]:

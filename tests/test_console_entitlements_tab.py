@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from console_support import clear_console_caches, console_app, open_instance, texts
+from console_support import open_tab, texts
 
 SLUG = "acme-prod"
 
@@ -30,22 +30,14 @@ def metered(catalogue, clock):
 
 
 @pytest.fixture
-def app(metered, database_url, monkeypatch):
+def app(metered, console_for):
     """The console on the metered database, not yet run."""
-    at = console_app(metered, database_url, monkeypatch)
-    yield at
-    clear_console_caches()
+    return console_for(metered)
 
 
 def open_entitlements_tab(at, slug: str = SLUG, tz: str | None = None):
     """Open ``/instance?instance=<slug>`` on the Entitlements tab."""
-    open_instance(at, slug)
-    if tz:
-        at.session_state["timezone"] = tz
-    at.session_state["tab"] = "Entitlements"
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_tab(at, slug, "Entitlements", tz)
 
 
 def usage_rows(at) -> dict[str, dict]:

@@ -129,9 +129,8 @@ def fill_new_flag(at: AppTest, rules: str, default: str = "false") -> AppTest:
     return at
 
 
-def test_page_is_in_the_console_navigation(catalogue, database_url, monkeypatch):
-    connect_console_to(catalogue, database_url, monkeypatch)
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
+def test_page_is_in_the_console_navigation(catalogue, console_for):
+    at = console_for(catalogue).run()
     at.switch_page("app_pages/flags.py").run()
     assert not at.exception
     assert at.title[0].value == "Flags"

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from console_support import clear_console_caches, console_app, texts
+from console_support import texts
+from fleet_support import build_known_fleet
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 PAGE = "app_pages/fleet.py"
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 LINK = "instance?instance="
 # tab label → (the library call it shows, the CSV's name, a column it must carry unchanged)
 SECTIONS = {
@@ -30,39 +29,14 @@ SECTIONS = {
 
 @pytest.fixture
 def fleet(catalogue, clock):
-    """The catalogue plus reports with known answers (as in test_fleet.py).
-
-    globex-trend (starter, us-prod, dated term): +10 API calls a day for ten days; globex-dev:
-    one API-calls report ten days ago (silent), seats 1 then a rejected 10; acme-prod (pro,
-    eu-prod): seats at 90 %, m-sum at its limit plus three rejected reports, m-max read only.
-    """
-    k = catalogue
-    k.instances.create("globex", "Trend", "globex-trend", "starter", deployment_zone="us-prod",
-                       license_start="2026-01-01", license_end="2026-12-31")
-    for n in range(10):
-        clock.set(NOW - timedelta(days=10 - n))
-        k.usage.report("globex-trend", "api-calls", 10)
-    clock.set(NOW - timedelta(days=10))
-    k.usage.report("globex-dev", "api-calls", 5)
-    clock.set(NOW - timedelta(hours=2))
-    k.usage.report("acme-prod", "seats", 45)
-    k.usage.report("acme-prod", "m-sum", 100)
-    for _ in range(3):
-        k.usage.report("acme-prod", "m-sum", 5)
-    k.usage.report("globex-dev", "seats", 1)
-    k.usage.report("globex-dev", "seats", 10)
-    k.usage.get_value("acme-prod", "m-max")
-    clock.set(NOW)
-    return k
+    """The catalogue plus the reports of ``build_known_fleet``."""
+    return build_known_fleet(catalogue, clock)
 
 
 @pytest.fixture
-def app(fleet, database_url, monkeypatch):
+def app(fleet, console_for):
     """The console on the fleet's database, on the Fleet page's Overview."""
-    at = console_app(fleet, database_url, monkeypatch)
-    open_fleet(at)
-    yield at
-    clear_console_caches()
+    return open_fleet(console_for(fleet))
 
 
 @pytest.fixture
@@ -116,15 +90,12 @@ def charts(at: AppTest) -> dict[str, tuple[dict, pd.DataFrame]]:
     return found
 
 
-def test_empty_database_says_how_to_start(kaiten, database_url, monkeypatch):
-    at = console_app(kaiten, database_url, monkeypatch)
-    try:
-        open_fleet(at)
-        assert texts(at.info) == [
-            "No instances yet — create one on the Instances page, or run `kaiten demo`."]
-        assert not at.dataframe and not at.tabs
-    finally:
-        clear_console_caches()
+def test_empty_database_says_how_to_start(kaiten, console_for):
+    at = console_for(kaiten)
+    open_fleet(at)
+    assert texts(at.info) == [
+        "No instances yet — create one on the Instances page, or run `kaiten demo`."]
+    assert not at.dataframe and not at.tabs
 
 
 def test_overview_shows_the_fleets_consumption(app, fleet):
@@ -241,21 +212,18 @@ def test_instances_link_to_their_detail_page(app):
     assert set(links) == {f"{LINK}acme-prod", f"{LINK}globex-dev", f"{LINK}globex-trend"}
 
 
-def test_every_table_downloads_as_csv(fleet, database_url, monkeypatch, downloads):
-    at = console_app(fleet, database_url, monkeypatch)
-    try:
-        open_fleet(at)
-        buttons = at.get("download_button")
-        assert [button.label for button in buttons] == ["Download CSV"]
-        assert downloads["kaiten-consumption.csv"] == fleet.fleet.consumption().to_csv(
-            index=False)
-        for view, (read, name, _) in SECTIONS.items():
-            show(at, view)
-            assert len(at.get("download_button")) == 1, view
-            csv = downloads[f"kaiten-{name}.csv"]
-            assert csv == read(fleet).to_csv(index=False), view
-            assert len(pd.read_csv(io.StringIO(csv))) == len(read(fleet))
-        at.selectbox(key="fleet_customer").set_value("globex").run()
-        assert "kaiten-forecast-globex.csv" in downloads
-    finally:
-        clear_console_caches()
+def test_every_table_downloads_as_csv(fleet, downloads, console_for):
+    at = console_for(fleet)
+    open_fleet(at)
+    buttons = at.get("download_button")
+    assert [button.label for button in buttons] == ["Download CSV"]
+    assert downloads["kaiten-consumption.csv"] == fleet.fleet.consumption().to_csv(
+        index=False)
+    for view, (read, name, _) in SECTIONS.items():
+        show(at, view)
+        assert len(at.get("download_button")) == 1, view
+        csv = downloads[f"kaiten-{name}.csv"]
+        assert csv == read(fleet).to_csv(index=False), view
+        assert len(pd.read_csv(io.StringIO(csv))) == len(read(fleet))
+    at.selectbox(key="fleet_customer").set_value("globex").run()
+    assert "kaiten-forecast-globex.csv" in downloads

@@ -6,7 +6,7 @@ import json
 import sys
 
 import pytest
-from console_support import clear_console_caches, console_app, open_instance, texts
+from console_support import open_instance, texts
 
 TABS = ["Overview", "Feature Flags", "Entitlements", "Audit Trail"]
 
@@ -23,11 +23,9 @@ def detailed(catalogue):
 
 
 @pytest.fixture
-def app(detailed, database_url, monkeypatch):
+def app(detailed, console_for):
     """The console on the catalogue's database, not yet run."""
-    at = console_app(detailed, database_url, monkeypatch)
-    yield at
-    clear_console_caches()
+    return console_for(detailed)
 
 
 def metrics(at) -> dict[str, tuple[str, str]]:

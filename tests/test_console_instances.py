@@ -8,9 +8,7 @@ from datetime import date
 import pytest
 from conftest import table_counts
 from console_support import (
-    clear_console_caches,
     click,
-    console_app,
     reload,
     select_row,
     texts,
@@ -21,12 +19,11 @@ import kaiten_analytics as ka
 
 
 @pytest.fixture
-def app(catalogue, database_url, monkeypatch):
+def app(catalogue, console_for):
     """The console on the catalogue's database, first run done (the Instances page)."""
-    at = console_app(catalogue, database_url, monkeypatch).run()
+    at = console_for(catalogue).run()
     assert not at.exception
-    yield at
-    clear_console_caches()
+    return at
 
 
 def shown_slugs(at: AppTest) -> list[str]:
@@ -62,14 +59,11 @@ def test_instance_list_shows_the_library_list(app, catalogue):
     assert shown.set_index("slug").loc["acme-prod", "customer_name"] == "Acme Corp"
 
 
-def test_empty_database_shows_how_to_get_started(kaiten, database_url, monkeypatch):
-    at = console_app(kaiten, database_url, monkeypatch).run()
-    try:
-        assert not at.exception
-        assert "No instances yet — create one, or run `kaiten demo`." in texts(at.info)
-        assert not at.dataframe
-    finally:
-        clear_console_caches()
+def test_empty_database_shows_how_to_get_started(kaiten, console_for):
+    at = console_for(kaiten).run()
+    assert not at.exception
+    assert "No instances yet — create one, or run `kaiten demo`." in texts(at.info)
+    assert not at.dataframe
 
 
 def test_customer_filter_shows_that_customers_instances(app, catalogue):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import table_counts
-from console_support import clear_console_caches, click, console_app, texts
+from console_support import click, texts
 from streamlit.testing.v1 import AppTest
 
 PAGE = "app_pages/report_usage.py"
@@ -13,12 +13,11 @@ PRO_NUMBER_ENTITLEMENTS = ["api-calls", "m-average", "m-count", "m-latest", "m-m
 
 
 @pytest.fixture
-def app(catalogue, database_url, monkeypatch):
+def app(catalogue, console_for):
     """The console on the catalogue's database, first run done."""
-    at = console_app(catalogue, database_url, monkeypatch).run()
+    at = console_for(catalogue).run()
     assert not at.exception
-    yield at
-    clear_console_caches()
+    return at
 
 
 def open_report(at: AppTest, instance: str | None = None,
@@ -53,15 +52,12 @@ def newest_event(kaiten, instance: str) -> dict:
     return kaiten.audit.trail(instance, limit=1).iloc[0].to_dict()
 
 
-def test_empty_database_says_how_to_start(kaiten, database_url, monkeypatch):
-    at = console_app(kaiten, database_url, monkeypatch)
-    try:
-        open_report(at)
-        assert "No instances yet — create one on the Instances page, or run `kaiten demo`." \
-            in texts(at.info)
-        assert not at.number_input
-    finally:
-        clear_console_caches()
+def test_empty_database_says_how_to_start(kaiten, console_for):
+    at = console_for(kaiten)
+    open_report(at)
+    assert "No instances yet — create one on the Instances page, or run `kaiten demo`." \
+        in texts(at.info)
+    assert not at.number_input
 
 
 def test_without_an_instance_the_page_asks_for_one(app):

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
+from fleet_support import build_known_fleet
 
 import kaiten_analytics as ka
-
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def fleet(catalogue, clock):
-    k = catalogue
-    k.instances.create("globex", "Trend", "globex-trend", "starter", deployment_zone="us-prod",
-                       license_start="2026-01-01", license_end="2026-12-31")
-    # globex-trend: +10 API calls a day for ten days up to yesterday (a known slope)
-    for n in range(10):
-        clock.set(NOW - timedelta(days=10 - n))
-        k.usage.report("globex-trend", "api-calls", 10)
-    # globex-dev: one report ten days ago, nothing since (silent)
-    clock.set(NOW - timedelta(days=10))
-    k.usage.report("globex-dev", "api-calls", 5)
-    clock.set(NOW - timedelta(hours=2))
-    k.usage.report("acme-prod", "seats", 45)  # 90 % of 50: nearing
-    k.usage.report("acme-prod", "m-sum", 100)  # at its limit
-    for _ in range(3):
-        k.usage.report("acme-prod", "m-sum", 5)  # blocked demand
-    k.usage.report("globex-dev", "seats", 1)  # 20 % of 5
-    k.usage.report("globex-dev", "seats", 10)  # rejected (MAX 10 > 5)
-    k.usage.get_value("acme-prod", "m-max")  # read, never reported
-    clock.set(NOW)
-    return k
+    """The catalogue plus the reports of ``build_known_fleet``."""
+    return build_known_fleet(catalogue, clock)
 
 
 def test_consumption_vs_threshold_for_every_pair(fleet):
