@@ -9,6 +9,10 @@ locked inside the transaction and writes in batches when flushed:
   upserted once per key, adding to what is stored;
 * each usage row updated once with its final value.
 
+Its statements are SQLAlchemy constructs, compiled once per dialect and executed on the
+driver's cursor (:class:`_DriverStatement`): on the single-report path SQLAlchemy's
+per-execution bookkeeping cost more than the database's work, while the write lock was held.
+
 It never commits: the caller's ``with db.transaction()`` does.
 """
 
@@ -113,7 +117,8 @@ _TARGET_COLUMNS = (
     entitlements.c.aggregation_method, _le.c.license_id.label("on_license"), _le.c.value,
 )
 # Statements on the report path are built once: building SQLAlchemy constructs (and their
-# cache keys) per report cost several times more than executing them.
+# cache keys) per report cost several times more than executing them. They run through
+# _statement(), compiled once per dialect.
 _RESOLVE = (
     sa.select(*_TARGET_COLUMNS)
     .select_from(instances)
@@ -143,14 +148,105 @@ _UPDATE_USAGE = (_eu.update()
                  .values(value=sa.bindparam("k_value"), updated_at=sa.bindparam("k_at")))
 _INSERT_AUDIT = feature_audit_trail.insert()
 _INSERT_OUTBOX = outbox_events.insert()
+
+
+class _DriverStatement:
+    """A statement compiled once per dialect and executed with the driver's own cursor.
+
+    ``connection.execute()`` spends tens of µs per statement on bookkeeping (cache key,
+    execution context, generic parameter and row processing): several times SQLite's own work
+    for these one-row statements, and all of it while ``BEGIN IMMEDIATE`` holds the database's
+    write lock. Parameters and rows still go through the column types' own processors, so
+    values are written and read exactly as ``connection.execute()`` would.
+    """
+
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._positional = compiled.positional
+        names = compiled.positiontup if compiled.positional else list(compiled.binds)
+        self._binds = [
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in names
+        ]
+        columns = statement.selected_columns if isinstance(statement, sa.Select) else []
+        self._columns = [
+            (column.name, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in columns
+        ]
+
+    def parameters(self, row: dict[str, Any]) -> tuple | dict[str, Any]:
+        """Return ``row`` (values by parameter name) as the driver takes it."""
+        values = [row[name] if process is None else process(row[name])
+                  for name, process in self._binds]
+        if self._positional:
+            return tuple(values)
+        return dict(zip((name for name, _ in self._binds), values, strict=True))
+
+    def execute(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """Execute for each of ``rows`` (one: ``execute``, several: ``executemany``)."""
+        parameters: Any = None
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            if len(rows) == 1:
+                parameters = self.parameters(rows[0])
+                cursor.execute(self.sql, parameters)
+            else:
+                parameters = [self.parameters(row) for row in rows]
+                cursor.executemany(self.sql, parameters)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(connection, error, self.sql, parameters) from error
+        finally:
+            cursor.close()
+
+    def first(self, connection: sa.Connection, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the first result row as a dict of processed values, or None."""
+        parameters = self.parameters(row)
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.execute(self.sql, parameters)
+            values = cursor.fetchone()
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(connection, error, self.sql, parameters) from error
+        finally:
+            cursor.close()
+        if values is None:
+            return None
+        return {name: value if process is None or value is None else process(value)
+                for (name, process), value in zip(self._columns, values, strict=True)}
+
+
+def _translated(connection: sa.Connection, error: Exception, sql: str, parameters: Any
+                ) -> Exception:
+    """Return the SQLAlchemy exception ``connection.execute()`` would raise for ``error``.
+
+    Callers translate SQLAlchemy's ``IntegrityError`` (``Database.transaction``), and a
+    connection the server dropped is invalidated so that the pool replaces it.
+    """
+    dialect = connection.dialect
+    dropped = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+    if dropped:
+        connection.invalidate(error)
+    return sa.exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
+                                      connection_invalidated=dropped, dialect=dialect)
+
+
+_STATIC: dict[str, sa.Executable] = {
+    "resolve": _RESOLVE, "resolve_and_lock": _RESOLVE_AND_LOCK, "lock": _LOCK,
+    "update_usage": _UPDATE_USAGE, "insert_audit": _INSERT_AUDIT,
+    "insert_outbox": _INSERT_OUTBOX,
+}
 _per_dialect: dict[tuple[str, str], sa.Executable] = {}
+_driver: dict[tuple[str, str], _DriverStatement] = {}
 
 
 def _dialect_statement(connection: sa.Connection, name: str) -> sa.Executable:
-    """Return the dialect-specific statement ``name``, built once per dialect."""
+    """Return the statement ``name`` for this connection's dialect, built once per dialect."""
     key = (connection.dialect.name, name)
     if key not in _per_dialect:
-        if name == "create_usage":
+        if name in _STATIC:
+            _per_dialect[key] = _STATIC[name]
+        elif name == "create_usage":
             _per_dialect[key] = (
                 insert_for(connection, _eu)
                 .values(instance_id=_IID, entitlement_id=_EID, value=None,
@@ -163,6 +259,15 @@ def _dialect_statement(connection: sa.Connection, name: str) -> sa.Executable:
             table, period, values = _ROLLUPS[name.removesuffix("_staged")]
             _per_dialect[key] = _rollup_upsert(connection, table, period, values, staged)
     return _per_dialect[key]
+
+
+def _statement(connection: sa.Connection, name: str) -> _DriverStatement:
+    """Return the statement ``name`` compiled for this connection's driver, built once."""
+    key = (connection.dialect.name, name)
+    if key not in _driver:
+        _driver[key] = _DriverStatement(_dialect_statement(connection, name),
+                                        connection.dialect)
+    return _driver[key]
 
 
 class Ledger:
@@ -192,23 +297,25 @@ class Ledger:
             if not isinstance(value, str) or not value:
                 raise ValidationError(name, "must be a slug")
         params = {"k_instance": instance, "k_entitlement": entitlement}
-        row = self.connection.execute(_RESOLVE_AND_LOCK, params).first() if lock else None
+        connection = self.connection
+        row = (_statement(connection, "resolve_and_lock").first(connection, params) if lock
+               else None)
         locked = row is not None
         if row is None:
-            row = self.connection.execute(_RESOLVE, params).first()
+            row = _statement(connection, "resolve").first(connection, params)
         if row is None:
             self._raise_not_found(instance, entitlement)
-        if row.deleted_at is not None:
+        if row["deleted_at"] is not None:
             raise NotFoundError("instance", instance, f"instance {instance!r} was deleted")
         target = Target(
-            instance_id=row.id, instance=instance, entitlement_id=row.entitlement_id,
-            entitlement=entitlement, type=row.type, method=row.aggregation_method,
-            on_license=row.on_license is not None, granted=row.value,
-            license_start=row.license_start, license_end=row.license_end,
+            instance_id=row["id"], instance=instance, entitlement_id=row["entitlement_id"],
+            entitlement=entitlement, type=row["type"], method=row["aggregation_method"],
+            on_license=row["on_license"] is not None, granted=row["value"],
+            license_start=row["license_start"], license_end=row["license_end"],
         )
         self._targets[cache_key] = target
         if locked:
-            self._usage[target.key] = _state(row.usage)
+            self._usage[target.key] = _state(row["usage"])
         return target
 
     def _raise_not_found(self, instance: str, entitlement: str) -> None:
@@ -236,11 +343,12 @@ class Ledger:
 
     def _lock_row(self, target: Target) -> _UsageState:
         ids = {"k_instance_id": target.instance_id, "k_entitlement_id": target.entitlement_id}
-        row = self.connection.execute(_LOCK, ids).first()
+        lock = _statement(self.connection, "lock")
+        row = lock.first(self.connection, ids)
         if row is None:
             self.connection.execute(_dialect_statement(self.connection, "create_usage"), ids)
-            row = self.connection.execute(_LOCK, ids).first()
-        return _state(row.value)
+            row = lock.first(self.connection, ids)
+        return _state(row["value"])
 
     # --- writes -----------------------------------------------------------------------------
     def set_usage(self, target: Target, aggregate: float, count: int, at: datetime) -> None:
@@ -284,18 +392,18 @@ class Ledger:
             if len(self._audit) >= BULK_ROWS:
                 _bulk_audit(connection, self._audit)
             else:
-                connection.execute(_INSERT_AUDIT, _params(self._audit))
+                _statement(connection, "insert_audit").execute(connection, self._audit)
         updates = [
             {"k_instance_id": instance_id, "k_entitlement_id": entitlement_id,
              "k_value": usage_value(state.aggregate, state.count), "k_at": state.updated_at}
             for (instance_id, entitlement_id), state in self._usage.items() if state.dirty
         ]
         if updates:
-            connection.execute(_UPDATE_USAGE, _params(updates))
+            _statement(connection, "update_usage").execute(connection, updates)
             for state in self._usage.values():
                 state.dirty = False
         if self._outbox:
-            connection.execute(_INSERT_OUTBOX, _params(self._outbox))
+            _statement(connection, "insert_outbox").execute(connection, self._outbox)
         self._write_rollups("rollup_15m", self._rollup_15m)
         self._write_rollups("rollup_day", self._rollup_day)
         self._audit, self._outbox = [], []
@@ -314,7 +422,7 @@ class Ledger:
             _stage_rows(self.connection, _ROLLUPS[name][0], rows)
             self.connection.execute(_dialect_statement(self.connection, f"{name}_staged"))
         else:
-            self.connection.execute(_dialect_statement(self.connection, name), _params(rows))
+            _statement(self.connection, name).execute(self.connection, rows)
 
 
 _AUDIT_COLUMNS = ("id", "instance_id", "entitlement_id", "event_name", "status", "payload",
@@ -372,11 +480,6 @@ def _stage_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str,
             f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(tuple(row[c] for c in columns))
-
-
-def _params(rows: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
-    # a single row takes SQLAlchemy's cheaper single-execute path, many rows executemany
-    return rows[0] if len(rows) == 1 else rows
 
 
 def _state(usage: dict | None) -> _UsageState:
