@@ -6,6 +6,7 @@
 'acme'
 """
 
+from kaiten_analytics.analytics.audit_log import EventCount
 from kaiten_analytics.client import Kaiten
 from kaiten_analytics.entities import (
     AuditStats,
@@ -27,6 +28,7 @@ __all__ = [
     "Customer",
     "Entitlement",
     "EntitlementValue",
+    "EventCount",
     "Flag",
     "FlagEvaluation",
     "Instance",

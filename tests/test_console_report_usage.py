@@ -201,5 +201,5 @@ def test_empty_value_shows_the_librarys_message_and_writes_nothing(app, catalogu
     before = table_counts(catalogue)
     report(app, None)
     errors = texts(app.error)
-    assert len(errors) == 1 and "**Value**: must be a finite number" in errors[0]
+    assert len(errors) == 1 and "**Value**: is required: a finite number" in errors[0]
     assert table_counts(catalogue) == before

@@ -37,3 +37,18 @@ def test_unique_violation_is_translated_to_conflict_on_both_engines(kaiten):
     translated = translate_integrity_error(info.value)
     assert isinstance(translated, ka.ConflictError)
     assert translated.field == "slug"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "value: is required: a finite number"),
+        ("5", "value: must be a finite number, got str"),
+        (float("nan"), "value: must be a finite number, got nan"),
+        (True, "value: must be a finite number, got bool"),
+    ],
+)
+def test_a_refused_usage_value_says_what_was_wrong(catalogue, value, message):
+    with pytest.raises(ka.ValidationError) as info:
+        catalogue.usage.report("acme-prod", "m-sum", value)
+    assert (info.value.field, str(info.value)) == ("value", message)

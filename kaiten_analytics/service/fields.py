@@ -98,6 +98,8 @@ def json_object(value: Any, field: str = "metadata") -> dict[str, Any]:
 
 def finite_number(value: Any, field: str = "value") -> float:
     """Return ``value`` as a float; refuse NaN, infinities, booleans, strings and containers."""
+    if value is None:
+        raise ValidationError(field, "is required: a finite number")
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ValidationError(field, f"must be a finite number, got {type(value).__name__}")
     number = float(value)
