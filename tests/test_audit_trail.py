@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -128,3 +129,54 @@ def test_audit_trail_refuses_truncate_postgresql_only(history):
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), \
             history.db.engine.begin() as connection:
         connection.exec_driver_sql("TRUNCATE feature_audit_trail CASCADE")
+
+
+def test_count_without_search_equals_a_raw_count_for_every_filter_and_range(catalogue, clock):
+    rng = random.Random(11)
+    clock.set(datetime(2026, 3, 7, 22, 50, 12, 345678, tzinfo=UTC))
+    while clock.now < datetime(2026, 3, 10, 3, tzinfo=UTC):  # three UTC midnights
+        clock.advance(minutes=rng.randint(1, 40), seconds=rng.randint(0, 59),
+                      microseconds=rng.randint(0, 999_999))
+        kind = rng.random()
+        if kind < 0.3:
+            catalogue.usage.get_value("acme-prod", rng.choice(["m-sum", "seats"]))
+        elif kind < 0.4:
+            catalogue.usage.report("acme-prod", "m-sum", 1000)  # rejected
+        else:
+            catalogue.usage.report(rng.choice(["acme-prod", "globex-dev"]), "seats",
+                                   rng.randint(0, 4))
+    trail = feature_audit_trail
+    with catalogue.db.engine.connect() as connection:
+        instance_id = connection.execute(sa.text(
+            "SELECT id FROM instances WHERE slug = 'acme-prod'")).scalar()
+        seats = connection.execute(sa.text(
+            "SELECT id FROM entitlements WHERE slug = 'seats'")).scalar()
+        events = connection.execute(
+            sa.select(trail.c.created_at, trail.c.entitlement_id, trail.c.event_name,
+                      trail.c.status).where(trail.c.instance_id == instance_id)).all()
+    assert len(events) > 100
+    start, stop = datetime(2026, 3, 7, 22, tzinfo=UTC), datetime(2026, 3, 10, 4, tzinfo=UTC)
+    instants = [None, start, stop, datetime(2026, 3, 8, tzinfo=UTC),  # a UTC midnight
+                datetime(2026, 3, 9, 18, 30, tzinfo=UTC),  # a bucket boundary
+                *(e.created_at for e in rng.sample(events, 4)),  # an event's own instant
+                *(start + (stop - start) * rng.random() for _ in range(6))]
+    filters = [{}, {"entitlement": "seats"}, {"status": "REJECTED"}, {"status": "ACCEPTED"},
+               {"event_name": "kaiten.v1.entitlement.value.get"},
+               {"event_name": "kaiten.v1.entitlement.usage.report.accepted",
+                "entitlement": "seats"},
+               {"event_name": "kaiten.v1.entitlement.usage.report.rejected",
+                "status": "ACCEPTED"}]
+    for after in instants:
+        for before in instants:
+            for kwargs in filters:
+                expected = sum(
+                    1 for e in events
+                    if (after is None or e.created_at >= after)
+                    and (before is None or e.created_at < before)
+                    and ("entitlement" not in kwargs or e.entitlement_id == seats)
+                    and kwargs.get("status", e.status) == e.status
+                    and kwargs.get("event_name", e.event_name) == e.event_name)
+                counted = catalogue.audit.count("acme-prod", after=after, before=before,
+                                                **kwargs)
+                assert (counted.count, counted.exact) == (expected, True), (after, before,
+                                                                            kwargs)
