@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import visitors
 
 from kaiten_analytics.clock import new_id
 from kaiten_analytics.db.models import (
@@ -146,8 +147,15 @@ _LOCK = (sa.select(_eu.c.value)
 _UPDATE_USAGE = (_eu.update()
                  .where(_eu.c.instance_id == _IID, _eu.c.entitlement_id == _EID)
                  .values(value=sa.bindparam("k_value"), updated_at=sa.bindparam("k_at")))
-_INSERT_AUDIT = feature_audit_trail.insert()
-_INSERT_OUTBOX = outbox_events.insert()
+
+
+def _row_values(table: sa.Table) -> dict[str, sa.BindParameter]:
+    """A bind parameter per column, named after it (explicit, so that they can be renamed)."""
+    return {column.name: sa.bindparam(column.name, type_=column.type) for column in table.c}
+
+
+_INSERT_AUDIT = feature_audit_trail.insert().values(_row_values(feature_audit_trail))
+_INSERT_OUTBOX = outbox_events.insert().values(_row_values(outbox_events))
 
 
 class _DriverStatement:
@@ -270,6 +278,40 @@ def _statement(connection: sa.Connection, name: str) -> _DriverStatement:
     return _driver[key]
 
 
+def _combined(connection: sa.Connection, names: tuple[str, ...]) -> _DriverStatement:
+    """Return the one-row statements ``names`` as one PostgreSQL statement, built once.
+
+    Each but the last becomes a data-modifying CTE (``WITH p0 AS (INSERT …), p1 AS (UPDATE
+    …) INSERT …``); part ``i``'s parameters are renamed ``p{i}_<name>`` (see
+    :func:`_combined_row`). The parts write different tables, so running them as one
+    statement changes nothing but the cost: one round trip and one execution instead of one
+    per statement.
+    """
+    key = (connection.dialect.name, "+".join(names))
+    if key not in _driver:
+        parts = [_renamed(_dialect_statement(connection, name), f"p{index}_")
+                 for index, name in enumerate(names)]
+        statement = parts[-1].add_cte(*(part.cte(f"p{index}")
+                                        for index, part in enumerate(parts[:-1])))
+        _driver[key] = _DriverStatement(statement, connection.dialect)
+    return _driver[key]
+
+
+def _renamed(statement: sa.Executable, prefix: str) -> sa.Executable:
+    def rename(element):
+        if isinstance(element, sa.BindParameter):
+            return sa.bindparam(prefix + element.key, type_=element.type)
+        return None
+
+    return visitors.replacement_traverse(statement, {}, rename)
+
+
+def _combined_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of :func:`_combined` from one row per part."""
+    return {f"p{index}_{name}": value
+            for index, row in enumerate(rows) for name, value in row.items()}
+
+
 class Ledger:
     """Collects one transaction's metering writes; see the module docstring."""
 
@@ -388,41 +430,53 @@ class Ledger:
     def flush(self) -> None:
         """Write everything queued so far (still inside the caller's transaction)."""
         connection = self.connection
-        if self._audit:
-            if len(self._audit) >= BULK_ROWS:
-                _bulk_audit(connection, self._audit)
-            else:
-                _statement(connection, "insert_audit").execute(connection, self._audit)
-        updates = [
-            {"k_instance_id": instance_id, "k_entitlement_id": entitlement_id,
-             "k_value": usage_value(state.aggregate, state.count), "k_at": state.updated_at}
-            for (instance_id, entitlement_id), state in self._usage.items() if state.dirty
+        writes = [
+            ("insert_audit", self._audit),
+            ("update_usage", [
+                {"k_instance_id": instance_id, "k_entitlement_id": entitlement_id,
+                 "k_value": usage_value(state.aggregate, state.count),
+                 "k_at": state.updated_at}
+                for (instance_id, entitlement_id), state in self._usage.items() if state.dirty
+            ]),
+            ("insert_outbox", self._outbox),
+            ("rollup_15m", _rollup_rows("rollup_15m", self._rollup_15m)),
+            ("rollup_day", _rollup_rows("rollup_day", self._rollup_day)),
         ]
-        if updates:
-            _statement(connection, "update_usage").execute(connection, updates)
-            for state in self._usage.values():
-                state.dirty = False
-        if self._outbox:
-            _statement(connection, "insert_outbox").execute(connection, self._outbox)
-        self._write_rollups("rollup_15m", self._rollup_15m)
-        self._write_rollups("rollup_day", self._rollup_day)
+        writes = [(name, rows) for name, rows in writes if rows]
+        if (connection.dialect.name == "postgresql" and len(writes) > 1
+                and all(len(rows) == 1 for _, rows in writes)):
+            # one event (a single report or read): all its writes in one round trip
+            names = tuple(name for name, _ in writes)
+            _combined(connection, names).execute(
+                connection, [_combined_row([rows[0] for _, rows in writes])])
+        else:
+            for name, rows in writes:
+                _write(connection, name, rows)
+        for state in self._usage.values():
+            state.dirty = False
         self._audit, self._outbox = [], []
         self._rollup_15m, self._rollup_day = {}, {}
 
-    def _write_rollups(self, name: str, rollups: dict[tuple[int, int, int], _Rollup]) -> None:
-        if not rollups:
-            return
-        _, period, values = _ROLLUPS[name]
-        rows = [
-            {"instance_id": instance_id, "entitlement_id": entitlement_id, period: period_value,
-             **{column: getattr(rollup, column) for column in (*_COUNTS, *values)}}
-            for (instance_id, entitlement_id, period_value), rollup in rollups.items()
-        ]
-        if self.connection.dialect.name == "postgresql" and len(rows) >= BULK_ROWS:
-            _stage_rows(self.connection, _ROLLUPS[name][0], rows)
-            self.connection.execute(_dialect_statement(self.connection, f"{name}_staged"))
-        else:
-            _statement(self.connection, name).execute(self.connection, rows)
+
+def _rollup_rows(name: str, rollups: dict[tuple[int, int, int], _Rollup]
+                 ) -> list[dict[str, Any]]:
+    _, period, values = _ROLLUPS[name]
+    return [
+        {"instance_id": instance_id, "entitlement_id": entitlement_id, period: period_value,
+         **{column: getattr(rollup, column) for column in (*_COUNTS, *values)}}
+        for (instance_id, entitlement_id, period_value), rollup in rollups.items()
+    ]
+
+
+def _write(connection: sa.Connection, name: str, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` with the statement ``name``; large batches take the bulk paths."""
+    if len(rows) >= BULK_ROWS and name == "insert_audit":
+        _bulk_audit(connection, rows)
+    elif len(rows) >= BULK_ROWS and name in _ROLLUPS and connection.dialect.name == "postgresql":
+        _stage_rows(connection, _ROLLUPS[name][0], rows)
+        connection.execute(_dialect_statement(connection, f"{name}_staged"))
+    else:
+        _statement(connection, name).execute(connection, rows)
 
 
 _AUDIT_COLUMNS = ("id", "instance_id", "entitlement_id", "event_name", "status", "payload",
@@ -503,6 +557,8 @@ def _rollup_upsert(connection: sa.Connection, table: sa.Table, period: str,
         columns = ["instance_id", "entitlement_id", period, *_COUNTS, *values]
         stage = sa.table(_stage_name(table), *(sa.column(c) for c in columns))
         statement = statement.from_select(columns, sa.select(*stage.c))
+    else:
+        statement = statement.values(_row_values(table))
     new, old = statement.excluded, table.c
     update = {column: old[column] + new[column] for column in _COUNTS}
     update.update({column: _MERGE[column](old, new) for column in values})
