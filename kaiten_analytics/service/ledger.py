@@ -34,6 +34,7 @@ from kaiten_analytics.db.models import (
     entitlement_usage,
     entitlements,
     feature_audit_trail,
+    idempotency_keys,
     instances,
     license_entitlements,
     outbox_events,
@@ -156,6 +157,11 @@ def _row_values(table: sa.Table) -> dict[str, sa.BindParameter]:
 
 _INSERT_AUDIT = feature_audit_trail.insert().values(_row_values(feature_audit_trail))
 _INSERT_OUTBOX = outbox_events.insert().values(_row_values(outbox_events))
+_keys = idempotency_keys
+_READ_KEY = sa.select(_keys.c.request_hash, _keys.c.response).where(
+    _keys.c.key == sa.bindparam("k_key"))
+_STORE_RESPONSE = (_keys.update().where(_keys.c.key == sa.bindparam("k_key"))
+                   .values(response=sa.bindparam("k_response")))
 
 
 class _DriverStatement:
@@ -177,7 +183,7 @@ class _DriverStatement:
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in names
         ]
-        columns = statement.selected_columns if isinstance(statement, sa.Select) else []
+        columns = statement.exported_columns  # a SELECT's columns, or RETURNING's
         self._columns = [
             (column.name, column.type.dialect_impl(dialect).result_processor(dialect, None))
             for column in columns
@@ -242,7 +248,7 @@ def _translated(connection: sa.Connection, error: Exception, sql: str, parameter
 _STATIC: dict[str, sa.Executable] = {
     "resolve": _RESOLVE, "resolve_and_lock": _RESOLVE_AND_LOCK, "lock": _LOCK,
     "update_usage": _UPDATE_USAGE, "insert_audit": _INSERT_AUDIT,
-    "insert_outbox": _INSERT_OUTBOX,
+    "insert_outbox": _INSERT_OUTBOX, "read_key": _READ_KEY, "store_response": _STORE_RESPONSE,
 }
 _per_dialect: dict[tuple[str, str], sa.Executable] = {}
 _driver: dict[tuple[str, str], _DriverStatement] = {}
@@ -254,6 +260,15 @@ def _dialect_statement(connection: sa.Connection, name: str) -> sa.Executable:
     if key not in _per_dialect:
         if name in _STATIC:
             _per_dialect[key] = _STATIC[name]
+        elif name == "claim_key":
+            # a new key is inserted, an expired one taken over, a live one left alone
+            statement = insert_for(connection, _keys).values(_row_values(_keys))
+            _per_dialect[key] = statement.on_conflict_do_update(
+                index_elements=[_keys.c.key],
+                set_={column: statement.excluded[column]
+                      for column in ("request_hash", "response", "created_at")},
+                where=_keys.c.created_at < sa.bindparam("k_expired_before"),
+            ).returning(_keys.c.key)
         elif name == "create_usage":
             _per_dialect[key] = (
                 insert_for(connection, _eu)
@@ -321,6 +336,7 @@ class Ledger:
         self._usage: dict[tuple[int, int], _UsageState] = {}
         self._audit: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
+        self._responses: list[dict[str, Any]] = []
         self._rollup_15m: dict[tuple[int, int, int], _Rollup] = {}
         self._rollup_day: dict[tuple[int, int, int], _Rollup] = {}
 
@@ -392,7 +408,29 @@ class Ledger:
             row = lock.first(self.connection, ids)
         return _state(row["value"])
 
+    def claim_key(self, key: str, request_hash: str, now: datetime, expired_before: datetime
+                  ) -> dict[str, Any] | None:
+        """Claim idempotency ``key`` for this transaction, or return the row that holds it.
+
+        A key created before ``expired_before`` counts as new and is taken over. Returns None
+        when claimed, else the stored ``request_hash`` and ``response``. A concurrent claim of
+        the same key waits on the unique index until the first commits (PostgreSQL) or on the
+        write lock (SQLite), then sees it.
+        """
+        connection = self.connection
+        claimed = _statement(connection, "claim_key").first(connection, {
+            "key": key, "request_hash": request_hash, "response": None, "created_at": now,
+            "k_expired_before": expired_before,
+        })
+        if claimed is not None:
+            return None
+        return _statement(connection, "read_key").first(connection, {"k_key": key})
+
     # --- writes -----------------------------------------------------------------------------
+    def store_response(self, key: str, response: dict[str, Any]) -> None:
+        """Record the outcome a claimed idempotency key stands for (written by :meth:`flush`)."""
+        self._responses.append({"k_key": key, "k_response": response})
+
     def set_usage(self, target: Target, aggregate: float, count: int, at: datetime) -> None:
         """Record the usage row's new value (written by :meth:`flush`)."""
         state = self._usage[target.key]
@@ -441,6 +479,7 @@ class Ledger:
             ("insert_outbox", self._outbox),
             ("rollup_15m", _rollup_rows("rollup_15m", self._rollup_15m)),
             ("rollup_day", _rollup_rows("rollup_day", self._rollup_day)),
+            ("store_response", self._responses),
         ]
         writes = [(name, rows) for name, rows in writes if rows]
         if (connection.dialect.name == "postgresql" and len(writes) > 1
@@ -454,7 +493,7 @@ class Ledger:
                 _write(connection, name, rows)
         for state in self._usage.values():
             state.dirty = False
-        self._audit, self._outbox = [], []
+        self._audit, self._outbox, self._responses = [], [], []
         self._rollup_15m, self._rollup_day = {}, {}
 
 

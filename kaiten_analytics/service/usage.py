@@ -20,8 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kaiten_analytics.db.models import idempotency_keys
-from kaiten_analytics.db.upsert import insert_for
+from kaiten_analytics.db.models import entitlement_usage, idempotency_keys
 from kaiten_analytics.entities import EntitlementValue, UsageReport
 from kaiten_analytics.errors import ConflictError, ValidationError
 from kaiten_analytics.events import (
@@ -83,18 +82,15 @@ def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
                         raise _key_conflict(key)
                     results.append(results[claimed[key][1]])
                     continue
-                earlier = _claim_key(connection, key, request_hash, now)
+                earlier = _claim_key(ledger, key, request_hash, now)
                 if earlier is not None:
                     results.append(earlier)
                     continue
                 claimed[key] = (request_hash, len(results))
             results.append(apply_in_ledger(ledger, target, value, now, key))
-        ledger.flush()
         for key, (_, index) in claimed.items():
-            connection.execute(
-                idempotency_keys.update().where(idempotency_keys.c.key == key)
-                .values(response=_stored(results[index]))
-            )
+            ledger.store_response(key, _stored(results[index]))
+        ledger.flush()
     return results
 
 
@@ -204,12 +200,14 @@ def _outside_term(target: Target, now: datetime) -> str | None:
 
 
 def _current_usage(connection: sa.Connection, target: Target) -> dict | None:
-    from kaiten_analytics.db.models import entitlement_usage as eu
+    return connection.execute(_CURRENT_USAGE, {"k_instance_id": target.instance_id,
+                                               "k_entitlement_id": target.entitlement_id}
+                              ).scalar()
 
-    return connection.execute(
-        sa.select(eu.c.value).where((eu.c.instance_id == target.instance_id)
-                                    & (eu.c.entitlement_id == target.entitlement_id))
-    ).scalar()
+
+_CURRENT_USAGE = sa.select(entitlement_usage.c.value).where(
+    (entitlement_usage.c.instance_id == sa.bindparam("k_instance_id"))
+    & (entitlement_usage.c.entitlement_id == sa.bindparam("k_entitlement_id")))
 
 
 # --- input and idempotency ------------------------------------------------------------------------
@@ -239,34 +237,19 @@ def _request_hash(target: Target, value: float) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _claim_key(connection: sa.Connection, key: str, request_hash: str, now: datetime
+def _claim_key(ledger: Ledger, key: str, request_hash: str, now: datetime
                ) -> UsageReport | None:
     """Claim ``key`` for this transaction, or return the outcome it already stands for.
 
-    The key row is inserted in the same transaction as the report's effect, so a failed
-    report leaves no key behind. A concurrent request with the same key waits on the unique
-    index until the first commits (PostgreSQL) or on the write lock (SQLite), then reads
-    the first outcome.
+    The key row is written in the same transaction as the report's effect, so a failed
+    report leaves no key behind; a key older than the retention counts as new.
     """
-    keys = idempotency_keys
-    connection.execute(
-        keys.delete().where((keys.c.key == key)
-                            & (keys.c.created_at < now - IDEMPOTENCY_RETENTION))
-    )
-    inserted = connection.execute(
-        insert_for(connection, keys)
-        .values(key=key, request_hash=request_hash, response=None, created_at=now)
-        .on_conflict_do_nothing(index_elements=[keys.c.key])
-        .returning(keys.c.key)
-    ).first()
-    if inserted is not None:
+    held = ledger.claim_key(key, request_hash, now, now - IDEMPOTENCY_RETENTION)
+    if held is None:
         return None
-    row = connection.execute(
-        sa.select(keys.c.request_hash, keys.c.response).where(keys.c.key == key)
-    ).one()
-    if row.request_hash != request_hash or row.response is None:
+    if held["request_hash"] != request_hash or held["response"] is None:
         raise _key_conflict(key)
-    return UsageReport(**row.response)
+    return UsageReport(**held["response"])
 
 
 def _key_conflict(key: str) -> ConflictError:
