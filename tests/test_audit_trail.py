@@ -180,3 +180,21 @@ def test_count_without_search_equals_a_raw_count_for_every_filter_and_range(cata
                                                 **kwargs)
                 assert (counted.count, counted.exact) == (expected, True), (after, before,
                                                                             kwargs)
+
+
+def test_event_log_of_unknown_slugs_is_not_found_and_of_a_quiet_instance_empty(history):
+    audit = history.audit
+    for call in (audit.events, audit.count):
+        with pytest.raises(ka.NotFoundError):
+            call("nobody")
+        with pytest.raises(ka.NotFoundError):
+            call("acme-prod", entitlement="nothing")
+        with pytest.raises(ka.NotFoundError):
+            call("nobody", after="2026-03-10T12:00:30Z", before="2026-03-10T12:00:40Z")
+        with pytest.raises(ka.ValidationError):
+            call("")
+    history.instances.create("acme", "Quiet", "acme-quiet", "pro")
+    assert audit.events("acme-quiet").empty
+    assert audit.count("acme-quiet") == ka.EventCount(0, True)
+    assert audit.count("acme-prod", entitlement="sso") == ka.EventCount(0, True)
+    assert audit.count("acme-prod", search="nothing like this") == ka.EventCount(0, True)
