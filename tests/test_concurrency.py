@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import queue
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
 from concurrency_worker import hammer
 
+from kaiten_analytics.db.engine import SQLITE_BUSY_TIMEOUT
 from kaiten_analytics.db.models import entitlements, feature_audit_trail, outbox_events
 from kaiten_analytics.service.aggregation import apply_report
 
@@ -117,3 +119,20 @@ def test_concurrent_reports_are_neither_lost_nor_double_counted(hammered):
     keyed = kaiten.usage.summary("fleet-1").set_index("entitlement").loc["c-keyed"]
     assert (keyed["usage"], keyed["event_count"]) == (1.0, 1)
     assert kaiten.audit.count("fleet-1", entitlement="c-keyed").count == 1
+
+
+def test_a_writer_still_locked_out_gets_sqlalchemys_operational_error_sqlite_only(kaiten):
+    blocker = sqlite3.connect(kaiten.db.engine.url.database, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with kaiten.db.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            driver.execute("PRAGMA busy_timeout=50")  # instead of a minute
+            try:
+                with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+                    connection.begin()
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()

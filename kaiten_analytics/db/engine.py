@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
@@ -57,4 +59,10 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver itself: SQLAlchemy's statement bookkeeping (exec_driver_sql) costs
+        # more than the BEGIN, and the part after it runs with the write lock already held.
+        try:
+            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:  # e.g. still locked after the busy timeout
+            raise sa.exc.DBAPIError.instance("BEGIN IMMEDIATE", (), error, sqlite3.Error,
+                                             dialect=connection.dialect) from error
