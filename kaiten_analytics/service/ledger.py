@@ -1,4 +1,4 @@
-"""Write audit events, their rollups, usage rows and outbox events for one transaction.
+"""Write audit events, their rollups, usage rows, outbox events and idempotency keys.
 
 The ledger is the single write path of metering: ``usage.report`` uses it for one report,
 ``usage.report_many`` and the demo generator for thousands. It caches what it resolved and
@@ -7,10 +7,11 @@ locked inside the transaction and writes in batches when flushed:
 * audit rows with one ``executemany``;
 * rollup rows (``audit_rollup_15m``, ``audit_rollup_day``) merged in memory first, then
   upserted once per key, adding to what is stored;
-* each usage row updated once with its final value.
+* each usage row updated once with its final value;
+* on PostgreSQL, the writes of a single event (one row each) as one statement.
 
-Its statements are SQLAlchemy constructs, compiled once per dialect and executed on the
-driver's cursor (:class:`_DriverStatement`): on the single-report path SQLAlchemy's
+Its statements are SQLAlchemy constructs, built once and compiled once per dialect, and run
+on the driver's cursor (:class:`_DriverStatement`): on the single-report path SQLAlchemy's
 per-execution bookkeeping cost more than the database's work, while the write lock was held.
 
 It never commits: the caller's ``with db.transaction()`` does.
