@@ -10,12 +10,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
-from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY, in_buckets
+from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY
 from kaiten_analytics.db.models import (
     audit_rollup_15m,
     audit_rollup_day,
     entitlements,
     feature_audit_trail,
+    instances,
 )
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
@@ -47,11 +48,16 @@ def value_over_time(db: Database, instance: str, entitlement: str,
     if max_points is not None:
         max_points = fields.bounded_int(max_points, "max_points", 10)
     with db.read() as connection:
-        instance_id = instance_row(connection, instance).id
+        # both ids in one round trip; a missing one is looked up again for its error
         row = connection.execute(
-            sa.select(entitlements.c.id, entitlements.c.type)
+            sa.select(entitlements.c.id, entitlements.c.type,
+                      sa.select(instances.c.id).where(instances.c.slug == instance)
+                      .scalar_subquery().label("instance_id"))
             .where(entitlements.c.slug == entitlement)
-        ).first()
+        ).first() if isinstance(instance, str) and isinstance(entitlement, str) else None
+        instance_id = row.instance_id if row is not None else None
+        if instance_id is None:
+            instance_id = instance_row(connection, instance).id
         if row is None:
             raise NotFoundError("entitlement", entitlement)
         if row.type != "NUMBER":
@@ -93,18 +99,9 @@ def _all_points(connection: sa.Connection, instance_id: int, entitlement_id: int
 
 def _downsampled(connection: sa.Connection, instance_id: int, entitlement_id: int,
                  max_points: int) -> pd.DataFrame:
-    day = audit_rollup_day
-    # the span from the daily rollup (some 90 rows, not thousands of buckets): windows start
-    # at the first day's midnight; a point is never placed outside the buckets it stands for
-    first_day, last_day = connection.execute(
-        sa.select(sa.func.min(day.c.day), sa.func.max(day.c.day))
-        .where(day.c.instance_id == instance_id, day.c.entitlement_id == entitlement_id,
-               day.c.accepted > 0)
-    ).one()
-    if first_day is None:
+    windows = _windows(connection, instance_id, entitlement_id, max_points)
+    if not windows:
         return _typed(frame([], COLUMNS, times=("created_at",)))
-    first, end = first_day * BUCKETS_PER_DAY, (last_day + 1) * BUCKETS_PER_DAY
-    windows = _windows(connection, instance_id, entitlement_id, first, end, max_points)
     crossings = None
     if any(w.reached for w in windows):
         crossing_buckets = connection.execute(
@@ -116,7 +113,7 @@ def _downsampled(connection: sa.Connection, instance_id: int, entitlement_id: in
         crossings = _crossings(connection, instance_id, entitlement_id, list(crossing_buckets))
         budget = max_points - len(crossings)
         if budget < 4 * len(windows):  # fewer, wider windows leave room for every crossing
-            windows = _windows(connection, instance_id, entitlement_id, first, end, budget)
+            windows = _windows(connection, instance_id, entitlement_id, budget)
     points: dict[tuple[int, float, float | None], None] = {}  # ordered, without duplicates
     for w in windows:
         # points stay between the start of the window's first and last buckets, so none is
@@ -154,40 +151,61 @@ class _Window:
     reached: int
 
 
-def _bucket_scope(table: sa.Table, instance_id: int, entitlement_id: int
+def _bucket_scope(table: sa.Table | sa.Alias, instance_id: int, entitlement_id: int
                   ) -> tuple[sa.ColumnElement[bool], ...]:
     return (table.c.instance_id == instance_id, table.c.entitlement_id == entitlement_id,
             table.c.accepted > 0)
 
 
-def _windows(connection: sa.Connection, instance_id: int, entitlement_id: int, first: int,
-             end: int, budget: int) -> list[_Window]:
-    """Return the windows of equal time span in ``[first, end)``, four points each at most."""
-    r = audit_rollup_15m
+def _windows(connection: sa.Connection, instance_id: int, entitlement_id: int, budget: int
+             ) -> list[_Window]:
+    """Return up to ``budget // 4`` windows of equal time span over the accepted reports.
+
+    One statement: the span from the daily rollup (its first and last day with an accepted
+    report, some 90 rows), then one scan of the entitlement's 15-minute buckets grouped by
+    window — each window's first and last bucket, lowest and highest value — and the first
+    and last values of those two buckets by primary key (correlated lookups: a join back let
+    PostgreSQL misjudge the window count and hash the whole range twice). Integer division
+    is floor division on both engines here: nothing divided is negative.
+    """
+    r, day = audit_rollup_15m, audit_rollup_day
     count = max(1, budget // 4)
-    size = max(1, -(-(end - first) // count))  # buckets per window, rounded up
-    # One scan of the entitlement's buckets, aggregated in SQL: each window's first and last
-    # bucket, lowest and highest value. Integer division is floor division on both engines
-    # here: bucket - first is never negative.
-    window = (r.c.bucket - sa.literal(first, sa.Integer)) // sa.literal(size, sa.Integer)
-    grouped = connection.execute(
-        sa.select(sa.func.min(r.c.bucket), sa.func.max(r.c.bucket), sa.func.min(r.c.value_min),
-                  sa.func.max(r.c.value_max), sa.func.sum(r.c.reached))
+    span = (
+        sa.select((sa.func.min(day.c.day) * BUCKETS_PER_DAY).label("first"),
+                  ((sa.func.max(day.c.day) + 1 - sa.func.min(day.c.day)) * BUCKETS_PER_DAY)
+                  .label("length"))
+        .where(*_bucket_scope(day, instance_id, entitlement_id))
+        .subquery("span")
+    )
+    size = (span.c.length + (count - 1)) // count  # buckets per window, rounded up
+    grouped = (
+        sa.select(sa.func.min(r.c.bucket).label("start"), sa.func.max(r.c.bucket).label("end"),
+                  sa.func.min(r.c.value_min).label("low"),
+                  sa.func.max(r.c.value_max).label("high"),
+                  sa.func.sum(r.c.reached).label("reached"))
+        .select_from(r.join(span, sa.true()))
         .where(*_bucket_scope(r, instance_id, entitlement_id))
-        .group_by(window)
+        .group_by((r.c.bucket - span.c.first) // size)
+        # never more than ``count`` windows; saying so keeps PostgreSQL's estimate of the
+        # lookups below small (else its cost passes jit_above_cost and compiling takes 12 ms)
+        .limit(count)
+        .subquery("w")
+    )
+
+    def at_bucket(column: str, bucket: sa.ColumnElement[int]) -> sa.ScalarSelect:
+        edge = r.alias()
+        return (sa.select(edge.c[column])
+                .where(edge.c.instance_id == instance_id,
+                       edge.c.entitlement_id == entitlement_id, edge.c.bucket == bucket)
+                .scalar_subquery())
+
+    rows = connection.execute(
+        sa.select(grouped.c.start, grouped.c.end, at_bucket("value_first", grouped.c.start),
+                  grouped.c.low, grouped.c.high, at_bucket("value_last", grouped.c.end),
+                  at_bucket("threshold_last", grouped.c.end), grouped.c.reached)
+        .order_by(grouped.c.start)
     ).all()
-    # Then the first and last values of those first and last buckets, by primary key. (A
-    # join back in the same statement lets PostgreSQL misjudge the window count and hash
-    # the whole range twice.)
-    edges = {row[0]: row[1:] for row in connection.execute(
-        sa.select(r.c.bucket, r.c.value_first, r.c.value_last, r.c.threshold_last)
-        .where(r.c.instance_id == instance_id, r.c.entitlement_id == entitlement_id,
-               in_buckets(connection, r.c.bucket, sorted({b for row in grouped
-                                                         for b in row[:2]})))
-    ).all()}
-    rows = sorted((start, end, edges[start][0], low, high, edges[end][1], edges[end][2],
-                   int(reached or 0)) for start, end, low, high, reached in grouped)
-    return [_Window(*row) for row in rows]
+    return [_Window(*row[:7], int(row[7] or 0)) for row in rows]
 
 
 def _crossings(connection: sa.Connection, instance_id: int, entitlement_id: int,
