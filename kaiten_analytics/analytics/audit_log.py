@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -139,17 +140,9 @@ def audit_events(db: Database, instance: str, entitlement: str | None = None,
     """
     limit = fields.bounded_int(limit, "limit", 1, MAX_LIMIT)
     offset = fields.bounded_int(offset, "offset", 0)
-    t = feature_audit_trail
     f = _filter(instance, entitlement, event_name, status, search, after, before)
     with db.read() as connection:
-        rows = connection.execute(
-            sa.select(t.c.id, t.c.event_name, entitlements.c.slug, t.c.status, t.c.payload,
-                      t.c.created_at)
-            .join(entitlements, entitlements.c.id == t.c.entitlement_id)
-            .where(f.where())
-            .order_by(t.c.created_at.desc(), t.c.id.desc())
-            .limit(limit).offset(offset)
-        ).all()
+        rows = connection.execute(_page_statement(f, limit, offset)).all()
         if not rows:
             f.check(connection)
     if not rows:
@@ -164,6 +157,20 @@ def audit_events(db: Database, instance: str, entitlement: str | None = None,
         "payload": payloads, "created_at": pd.to_datetime(list(times), utc=True),
         "category": [_CATEGORY[name] for name in names],
     })
+
+
+# The console asks for the same page and count with the same filters on every refresh: the
+# statements are kept per filter, so SQLAlchemy neither rebuilds them nor recomputes their
+# cache keys (a quarter of the call on SQLite). Statements are immutable and engine-free.
+@lru_cache(maxsize=256)
+def _page_statement(f: EventFilter, limit: int, offset: int) -> sa.Select:
+    t = feature_audit_trail
+    return (sa.select(t.c.id, t.c.event_name, entitlements.c.slug, t.c.status, t.c.payload,
+                      t.c.created_at)
+            .join(entitlements, entitlements.c.id == t.c.entitlement_id)
+            .where(f.where())
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
+            .limit(limit).offset(offset))
 
 
 def audit_trail(db: Database, instance: str, event_name: str | None = None, after: Any = None,
@@ -201,15 +208,10 @@ def count_events(db: Database, instance: str, entitlement: str | None = None,
     SQL up to 10,000 and reported as inexact beyond that.
     """
     f = _filter(instance, entitlement, event_name, status, search, after, before)
+    statement = _count_statement(f)
     with db.read() as connection:
-        if f.search is None:
-            count = _rollup_count(connection, f)
-        else:
-            t = feature_audit_trail
-            capped = (sa.select(t.c.id)
-                      .join(entitlements, entitlements.c.id == t.c.entitlement_id)
-                      .where(f.where()).limit(COUNT_CAP + 1).subquery())
-            count = connection.execute(sa.select(sa.func.count()).select_from(capped)).scalar()
+        count = 0 if statement is None else sum(
+            int(c or 0) for c in connection.execute(statement).scalars())
         if not count:
             f.check(connection)
     if f.search is None:
@@ -221,7 +223,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BUCKET = timedelta(seconds=BUCKET_SECONDS)
 
 
-def _rollup_count(connection: sa.Connection, f: EventFilter) -> int:
+@lru_cache(maxsize=256)
+def _count_statement(f: EventFilter) -> sa.Select | sa.CompoundSelect | None:
+    """The statement whose rows sum to the count (None: nothing can match)."""
+    if f.search is None:
+        return _rollup_count(f)
+    t = feature_audit_trail
+    capped = (sa.select(t.c.id).join(entitlements, entitlements.c.id == t.c.entitlement_id)
+              .where(f.where()).limit(COUNT_CAP + 1).subquery())
+    return sa.select(sa.func.count()).select_from(capped)
+
+
+def _rollup_count(f: EventFilter) -> sa.Select | sa.CompoundSelect | None:
     """Count the events matching ``f`` (no search) from the rollups, exactly, in one query.
 
     ``[after, before)`` splits into: partly covered quarter-hours at either end (their events
@@ -233,7 +246,7 @@ def _rollup_count(connection: sa.Connection, f: EventFilter) -> int:
                if (f.event_name is None or name == f.event_name)
                and (f.status is None or status == f.status)]
     if not columns or (f.after is not None and f.before is not None and f.before <= f.after):
-        return 0  # (the caller still checks that the slugs exist)
+        return None  # (the caller still checks that the slugs exist)
     # whole buckets [first, end) and the partly covered ends, as instants
     first = end = None
     partial: list[tuple[datetime, datetime]] = []
@@ -266,8 +279,7 @@ def _rollup_count(connection: sa.Connection, f: EventFilter) -> int:
                   for a, b in bucket_ranges]
     parts += [sa.select(sa.func.count()).select_from(feature_audit_trail)
               .where(replace(f, after=a, before=b).where()) for a, b in partial]
-    counts = connection.execute(parts[0] if len(parts) == 1 else sa.union_all(*parts)).scalars()
-    return sum(int(c or 0) for c in counts)
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
 
 
 def _rollup_part(table: sa.Table, f: EventFilter, columns: list[str], period: str,
