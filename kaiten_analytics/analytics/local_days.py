@@ -102,11 +102,12 @@ class DayPlan:
         sums = {n: [0] * width for n in range(-1, days + 1)}
         for utc_day, owner in self.owners.items():
             _add(sums[owner], day_counts.get(utc_day), 1)
-        for shift in self.shifts:
-            for bucket in range(shift.first_bucket, shift.end_bucket):
-                counts = bucket_counts.get(bucket)
-                _add(sums[shift.source], counts, -1)
-                _add(sums[shift.target], counts, 1)
+        moves = {bucket: shift for shift in self.shifts
+                 for bucket in range(shift.first_bucket, shift.end_bucket)}
+        for bucket, counts in bucket_counts.items():
+            shift = moves[bucket]
+            _add(sums[shift.source], counts, -1)
+            _add(sums[shift.target], counts, 1)
         return [sums[n] for n in range(days)]
 
 
