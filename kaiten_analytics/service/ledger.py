@@ -235,13 +235,15 @@ def _translated(connection: sa.Connection, error: Exception, sql: str, parameter
                 ) -> Exception:
     """Return the SQLAlchemy exception ``connection.execute()`` would raise for ``error``.
 
-    Callers translate SQLAlchemy's ``IntegrityError`` (``Database.transaction``), and a
-    connection the server dropped is invalidated so that the pool replaces it.
+    Callers translate SQLAlchemy's ``IntegrityError`` (``Database.transaction``). When the
+    server dropped the connection, it is invalidated and, as ``connection.execute()`` would,
+    the pool's other connections are let go too (a restarted server dropped them all).
     """
     dialect = connection.dialect
     dropped = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
     if dropped:
         connection.invalidate(error)
+        connection.engine.dispose()
     return sa.exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
                                       connection_invalidated=dropped, dialect=dialect)
 
