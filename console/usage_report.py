@@ -140,6 +140,9 @@ def render_outcome(report: ka.UsageReport, unit: str | None) -> None:
     before = report.previous
     after = (report.usage or {}).get("value")
     threshold = report.threshold
+    if report.replayed:
+        st.info("This idempotency key was used before: below is the first report's outcome. "
+                "Nothing was written again.", icon=":material/replay:")
     if report.accepted:
         st.success(f"**ACCEPTED** — {amount(report.value, unit)} reported for "
                    f"`{report.entitlement}` of `{report.instance}`.",

@@ -75,7 +75,9 @@ class UsageReport:
 
     ``usage`` is the stored value after the report, ``{"type": "number", "value": …,
     "event_count": …}`` (None when nothing was ever accepted); ``reason`` says why a report was
-    rejected (None when accepted).
+    rejected (None when accepted). ``replayed`` is True when an idempotency key had already
+    been used for this report: the outcome is the first one's and nothing was written (it
+    does not take part in ``==``: a replay equals the first outcome).
     """
 
     status: str
@@ -88,6 +90,7 @@ class UsageReport:
     value: float | None = None
     previous: float | None = None
     reached: bool = False
+    replayed: bool = field(default=False, compare=False)
 
     @property
     def accepted(self) -> bool:

@@ -189,10 +189,12 @@ def test_retry_with_the_same_key_returns_the_first_outcome_and_writes_nothing(ap
     open_report(app, "acme-prod", "m-sum")
     report(app, 5, key="batch-1")
     first = newest_event(catalogue, "acme-prod")["id"]
+    assert not any("idempotency key was used before" in info for info in texts(app.info))
     before = table_counts(catalogue)
     report(app, 5, key="batch-1")
     assert table_counts(catalogue) == before
     assert texts(app.success)
+    assert any("idempotency key was used before" in info for info in texts(app.info))
     assert any(f"audit event `{first}`" in caption for caption in texts(app.caption))
 
 

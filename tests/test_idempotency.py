@@ -15,6 +15,7 @@ def test_retry_returns_the_first_outcome_and_writes_nothing(catalogue):
     before = table_counts(catalogue)
     again = catalogue.usage.report("acme-prod", "m-sum", 70, idempotency_key="req-1")
     assert again == first
+    assert (first.replayed, again.replayed) == (False, True)
     assert table_counts(catalogue) == before
 
 
@@ -53,6 +54,7 @@ def test_same_key_twice_in_one_batch(catalogue):
         ("acme-prod", "m-sum", 5, "b-1"), ("acme-prod", "m-sum", 5, "b-1"),
     ])
     assert results[0] == results[1]
+    assert (results[0].replayed, results[1].replayed) == (False, True)
     assert results[0].usage["event_count"] == 1
     with pytest.raises(ka.ConflictError):
         catalogue.usage.report_many([("acme-prod", "m-sum", 5, "b-2"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,7 +80,7 @@ def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
                 if key in claimed:  # the same key twice in one batch
                     if claimed[key][0] != request_hash:
                         raise _key_conflict(key)
-                    results.append(results[claimed[key][1]])
+                    results.append(replace(results[claimed[key][1]], replayed=True))
                     continue
                 earlier = _claim_key(ledger, key, request_hash, now)
                 if earlier is not None:
@@ -249,7 +249,7 @@ def _claim_key(ledger: Ledger, key: str, request_hash: str, now: datetime
         return None
     if held["request_hash"] != request_hash or held["response"] is None:
         raise _key_conflict(key)
-    return UsageReport(**held["response"])
+    return replace(UsageReport(**held["response"]), replayed=True)
 
 
 def _key_conflict(key: str) -> ConflictError:
@@ -257,4 +257,4 @@ def _key_conflict(key: str) -> ConflictError:
 
 
 def _stored(report: UsageReport) -> dict[str, Any]:
-    return asdict(report)
+    return {name: value for name, value in asdict(report).items() if name != "replayed"}
