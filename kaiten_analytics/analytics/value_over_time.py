@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -114,31 +114,14 @@ def _downsampled(connection: sa.Connection, instance_id: int, entitlement_id: in
         budget = max_points - len(crossings)
         if budget < 4 * len(windows):  # fewer, wider windows leave room for every crossing
             windows = _windows(connection, instance_id, entitlement_id, budget)
-    points: dict[tuple[int, float, float | None], None] = {}  # ordered, without duplicates
-    for w in windows:
-        # points stay between the start of the window's first and last buckets, so none is
-        # drawn later than the report it stands for; within a window the order of the
-        # extremes is unknown: they go between the first and last values, keeping the envelope
-        at, span = w.start * BUCKET_SECONDS, (w.end - w.start) * BUCKET_SECONDS
-        for offset, value in ((0, w.first), (span // 3, w.low), (2 * span // 3, w.high),
-                              (span, w.last)):
-            points[(at + offset, value, w.threshold)] = None
-    seconds, values, thresholds = zip(*points, strict=True)
-    df = pd.DataFrame({
-        "created_at": pd.to_datetime(np.array(seconds, dtype="int64"), unit="s", utc=True),
-        "value": np.array(values, dtype="float64"),
-        "threshold": np.array([np.nan if t is None else t for t in thresholds],
-                              dtype="float64"),
-        "crossing": np.zeros(len(seconds), dtype=bool),
-    })
+    df = _window_points(windows)
     if crossings is None or crossings.empty:
         return df
     df = pd.concat([df, crossings], ignore_index=True).sort_values("created_at", kind="stable")
     return _typed(df)
 
 
-@dataclass(frozen=True)
-class _Window:
+class _Window(NamedTuple):
     """One window of buckets: its first and last bucket, values and the crossings in it."""
 
     start: int
@@ -149,6 +132,34 @@ class _Window:
     last: float
     threshold: float | None
     reached: int
+
+
+def _window_points(windows: list[_Window]) -> pd.DataFrame:
+    """Return each window's first, lowest, highest and last value as points (no crossings).
+
+    Points stay between the start of the window's first and last buckets, so none is drawn
+    later than the report it stands for; within a window the order of the extremes is
+    unknown: they go between the first and last values, keeping the envelope. A point equal
+    to an earlier one of its window (same time and value) is left out. (In numpy: a Python
+    loop over 500 windows was a third of the call.)
+    """
+    start, end, first, low, high, last, threshold, _ = zip(*windows, strict=True)
+    at = np.array(start, dtype="int64") * BUCKET_SECONDS
+    span = (np.array(end, dtype="int64") * BUCKET_SECONDS) - at
+    times = np.stack([at, at + span // 3, at + 2 * span // 3, at + span], axis=1)
+    values = np.array([first, low, high, last], dtype="float64").T
+    keep = np.ones(times.shape, dtype=bool)
+    for k in range(1, 4):
+        for j in range(k):
+            keep[:, k] &= (times[:, j] != times[:, k]) | (values[:, j] != values[:, k])
+    thresholds = np.array([np.nan if t is None else t for t in threshold], dtype="float64")
+    kept = keep.ravel()
+    return pd.DataFrame({
+        "created_at": pd.to_datetime(times.ravel()[kept], unit="s", utc=True),
+        "value": values.ravel()[kept],
+        "threshold": np.repeat(thresholds, 4)[kept],
+        "crossing": np.zeros(int(kept.sum()), dtype=bool),
+    })
 
 
 def _bucket_scope(table: sa.Table | sa.Alias, instance_id: int, entitlement_id: int
