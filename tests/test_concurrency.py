@@ -136,3 +136,18 @@ def test_a_writer_still_locked_out_gets_sqlalchemys_operational_error_sqlite_onl
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_a_read_does_not_take_the_write_lock_sqlite_only(catalogue):
+    """Readers never wait on writers and writers never wait on an open read (WAL)."""
+    with catalogue.db.read() as reading:
+        reading.execute(sa.select(entitlements.c.slug)).all()
+        writer = sqlite3.connect(catalogue.db.engine.url.database, isolation_level=None,
+                                 timeout=0.05)
+        try:
+            writer.execute("BEGIN IMMEDIATE")  # "database is locked" if the read held it
+            writer.execute("ROLLBACK")
+        finally:
+            writer.close()
+        report = catalogue.usage.report("acme-prod", "m-sum", 5)  # the library's own writer
+        assert report.accepted

@@ -59,6 +59,10 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
+        # Reads run under AUTOCOMMIT (Database.read) and must not take the write lock:
+        # SQLAlchemy still fires "begin" for them.
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
         # On the driver itself: SQLAlchemy's statement bookkeeping (exec_driver_sql) costs
         # more than the BEGIN, and the part after it runs with the write lock already held.
         try:
