@@ -85,9 +85,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from bench_engines import add_engine_options, schema_url
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-POSTGRES_URL_ENV = "KAITEN_BENCH_POSTGRES_URL"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / ".data"
 
 # SPEC §9 at scale 1: 100 customers, 1,000 instances, 10M events of which 1M on one instance
@@ -168,7 +167,7 @@ def postgres_databases(admin_url: str, scale: float) -> list[BenchDatabase]:
     result = []
     for size, (fleet, big) in sizes(scale).items():
         schema = f"bench_analytics_{size}_{label}"
-        url = sa.make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        url = schema_url(admin_url, schema)
         result.append(BenchDatabase("postgresql", size, url.render_as_string(hide_password=False),
                                     fleet, big, f"schema {schema}", admin_url=admin_url,
                                     schema=schema))
@@ -729,13 +728,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="runs of the pandas approach per query, 0 to skip (default 1)")
     parser.add_argument("--explain", action="store_true",
                         help="print the plans of the SQL the library sends (full database)")
-    parser.add_argument("--postgres-url",
-                        default=os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL),
-                        help=f"PostgreSQL server (default ${POSTGRES_URL_ENV}, "
-                             f"else {DEFAULT_POSTGRES_URL})")
-    only = parser.add_mutually_exclusive_group()
-    only.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
-    only.add_argument("--postgres-only", action="store_true", help="skip SQLite")
+    add_engine_options(parser)
     args = parser.parse_args(argv)
     if args.scale <= 0 or args.repeat < 1 or args.baseline_repeat < 1 or args.pandas_runs < 0:
         parser.error("--scale, --repeat and --baseline-repeat must be positive")

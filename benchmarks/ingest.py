@@ -52,13 +52,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from bench_engines import add_engine_options, schema_url
 
 import kaiten_analytics as ka
 from kaiten_analytics.clock import new_id
 from kaiten_analytics.db.engine import SQLITE_BUSY_TIMEOUT
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-POSTGRES_URL_ENV = "KAITEN_BENCH_POSTGRES_URL"
 ENTITLEMENT = "bench-calls"
 MAX_REPORTERS = 8
 BATCH = 100  # reports per report_many call
@@ -105,7 +104,7 @@ def postgres_database(admin_url: str) -> BenchDatabase:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
-    url = sa.make_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = schema_url(admin_url, schema)
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     return BenchDatabase("postgresql", url.render_as_string(hide_password=False), conninfo,
                     cleanup=cleanup)
@@ -421,13 +420,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="length of one measurement (default 3)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="library/raw alternations per engine (default 3)")
-    parser.add_argument("--postgres-url",
-                        default=os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL),
-                        help=f"PostgreSQL server (default ${POSTGRES_URL_ENV}, "
-                             f"else {DEFAULT_POSTGRES_URL})")
-    only = parser.add_mutually_exclusive_group()
-    only.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
-    only.add_argument("--postgres-only", action="store_true", help="skip SQLite")
+    add_engine_options(parser)
     return parser.parse_args(argv)
 
 
