@@ -37,11 +37,14 @@ def render_filters() -> FleetFilters:
             (session.customers(), session.licenses(), session.zones()),
             ("fleet_customer", "fleet_license", "fleet_zone"), strict=True):
         names = session.names(frame)
+        if label == "Zone":
+            names[ka.NO_ZONE] = "No deployment zone"
         everything = f"All {label.lower()}s"
         choices.append(column.selectbox(
             label, [None, *names], key=key, persist_state="session",
             format_func=lambda slug, names=names, everything=everything:
-                everything if slug is None else f"{names[slug]} ({slug})",
+                everything if slug is None else names[slug] if slug == ka.NO_ZONE
+                else f"{names[slug]} ({slug})",
         ))
     return FleetFilters(*choices)
 

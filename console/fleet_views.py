@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
+import kaiten_analytics as ka
 from console import session
 from kaiten_analytics.config import database_url
 
@@ -30,8 +31,8 @@ class FleetFilters:
 
     def suffix(self) -> str:
         """Return the chosen slugs joined for a file name, e.g. ``-acme-pro``."""
-        return "".join(f"-{slug}" for slug in (self.customer, self.license, self.zone)
-                       if slug)
+        zone = "no-zone" if self.zone == ka.NO_ZONE else self.zone
+        return "".join(f"-{slug}" for slug in (self.customer, self.license, zone) if slug)
 
 
 @st.cache_data(show_spinner=False, ttl=session.READ_TTL, max_entries=200)

@@ -7,6 +7,7 @@
 """
 
 from kaiten_analytics.analytics.audit_log import EventCount
+from kaiten_analytics.analytics.fleet import NO_ZONE
 from kaiten_analytics.client import Kaiten
 from kaiten_analytics.entities import (
     AuditStats,
@@ -23,6 +24,7 @@ from kaiten_analytics.entities import (
 from kaiten_analytics.errors import ConflictError, KaitenError, NotFoundError, ValidationError
 
 __all__ = [
+    "NO_ZONE",
     "AuditStats",
     "ConflictError",
     "Customer",

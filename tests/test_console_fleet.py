@@ -13,6 +13,8 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+import kaiten_analytics as ka
+
 PAGE = "app_pages/fleet.py"
 LINK = "instance?instance="
 # tab label → (the library call it shows, the CSV's name, a column it must carry unchanged)
@@ -179,7 +181,8 @@ def test_windows_and_percent_change_the_rows(app, fleet):
 def test_filters_change_the_rows(app, fleet):
     for key, slug, argument in (("fleet_customer", "globex", "customer"),
                                 ("fleet_license", "pro", "license"),
-                                ("fleet_zone", "us-prod", "zone")):
+                                ("fleet_zone", "us-prod", "zone"),
+                                ("fleet_zone", ka.NO_ZONE, "zone")):
         app.selectbox(key=key).set_value(slug).run()
         expected = fleet.fleet.consumption(**{argument: slug})
         assert pairs(table(app)) == pairs(expected), key
@@ -227,3 +230,5 @@ def test_every_table_downloads_as_csv(fleet, downloads, console_for):
         assert len(pd.read_csv(io.StringIO(csv))) == len(read(fleet))
     at.selectbox(key="fleet_customer").set_value("globex").run()
     assert "kaiten-forecast-globex.csv" in downloads
+    at.selectbox(key="fleet_zone").set_value(ka.NO_ZONE).run()
+    assert "kaiten-forecast-globex-no-zone.csv" in downloads

@@ -30,6 +30,8 @@ def test_consumption_vs_threshold_for_every_pair(fleet):
                                                                            "globex-trend"}
     assert set(fleet.fleet.consumption(zone="us-prod")["instance"]) == {"globex-trend"}
     assert set(fleet.fleet.consumption(license="pro")["instance"]) == {"acme-prod"}
+    assert set(fleet.fleet.consumption(zone=ka.NO_ZONE)["instance"]) == {"globex-dev"}
+    assert set(fleet.fleet.blocked_demand(zone=ka.NO_ZONE)["instance"]) == {"globex-dev"}
     with pytest.raises(ka.NotFoundError):
         fleet.fleet.consumption(license="platinum")
 

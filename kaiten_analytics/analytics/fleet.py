@@ -2,7 +2,8 @@
 
 Each view returns one row per instance × entitlement (a few thousand rows on a 1,000-instance
 fleet) computed from ``entitlement_usage`` and the daily rollups — never from raw events.
-All accept the same filters: ``customer``, ``license`` and ``zone`` (slugs).
+All accept the same filters: ``customer``, ``license`` and ``zone`` (slugs; ``zone=NO_ZONE``
+keeps the instances without a deployment zone).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ PAIR_COLUMNS = ["instance", "customer", "license", "deployment_zone", "entitleme
 NEARING_PERCENT = 80.0
 BANDS = ["0–20%", "20–40%", "40–60%", "60–80%", "80–100%", "at limit"]
 MIN_FORECAST_DAYS = 3
+#: the ``zone`` filter for instances without a deployment zone (never a valid slug)
+NO_ZONE = "(none)"
 
 
 def _pairs(db: Database, customer: str | None, license: str | None, zone: str | None
@@ -61,7 +64,9 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
                                      ("license", license, instances.c.license_id),
                                      ("deployment_zone", zone,
                                       instances.c.deployment_zone_id)):
-            if slug is not None:
+            if entity == "deployment_zone" and slug == NO_ZONE:
+                query = query.where(column.is_(None))
+            elif slug is not None:
                 query = query.where(column == id_for(connection, entity, slug))
         rows = connection.execute(query).all()
     records = []
