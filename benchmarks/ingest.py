@@ -20,12 +20,16 @@ together by a barrier and reporting in a loop for ``--seconds``:
   ``BEGIN`` (SQLite: ``BEGIN IMMEDIATE``), ``SELECT value … FOR UPDATE`` on the usage row
   (no ``FOR UPDATE`` on SQLite), ``UPDATE`` it, ``INSERT`` the audit row, ``COMMIT``; the same
   tables, timestamps and payload as the library, on other instances;
+* **report with a key**: the library call with a fresh ``idempotency_key`` each time (what a
+  reporter that retries safely sends: the key is claimed and its outcome stored in the same
+  transaction);
 * **report_many**: ``kaiten.usage.report_many`` of 100 reports per call, counted as reports.
 
 Figures are reports per second: all reports of all reporters / wall time. Library and raw runs
 alternate (library, raw, library, raw, …) for ``--rounds`` rounds and the table shows the
 median of each and the ratio library / raw SQL. Targets: ratio >= 0.5 on PostgreSQL and
->= 0.25 on SQLite for ``report``; ``report_many`` well above the raw single-report SQL.
+>= 0.25 on SQLite for ``report``; ``report_many`` well above the raw single-report SQL; the
+keyed report is shown for what a key costs, without a target of its own.
 
 Absolute figures depend on the machine and on whatever else runs on it (on a shared 2-core
 machine they move by tens of percent from run to run); the ratios are the figures to compare,
@@ -65,7 +69,8 @@ TARGETS = {"postgresql": 0.5, "sqlite": 0.25}
 USAGE_ACCEPTED = "kaiten.v1.entitlement.usage.report.accepted"
 
 # case names
-LIBRARY, RAW, MANY = "library", "raw SQL", "report_many"
+LIBRARY, KEYED, RAW, MANY = "library", "keyed", "raw SQL", "report_many"
+NAMES = {LIBRARY: "report", KEYED: "report+key", MANY: f"many({BATCH})"}
 
 
 # --- databases ------------------------------------------------------------------------------------
@@ -239,7 +244,7 @@ class RawSQLReporter:
 class Job:
     """One reporter's part of a measurement."""
 
-    case: str  # LIBRARY, RAW or MANY
+    case: str  # LIBRARY, KEYED, RAW or MANY
     engine: str
     url: str
     raw_target: str
@@ -275,6 +280,13 @@ def _reporter_for(job: Job, cache: dict[tuple[str, str, str], Any]) -> Callable[
             return len(kaiten.usage.report_many(batch))
 
         return report_many
+
+    if job.case == KEYED:
+        def report_with_key() -> int:
+            kaiten.usage.report(job.instance, ENTITLEMENT, 1, idempotency_key=uuid.uuid4().hex)
+            return 1
+
+        return report_with_key
 
     def report() -> int:
         kaiten.usage.report(job.instance, ENTITLEMENT, 1)
@@ -380,7 +392,7 @@ def run_engine(pool: Pool, database: BenchDatabase, figures: Figures, seconds: f
                rounds: int) -> None:
     """Alternate library and raw SQL runs for ``rounds`` rounds on one engine."""
     plan = [(case, reporters) for reporters in (1, MAX_REPORTERS)
-            for case in (LIBRARY, RAW, MANY)]
+            for case in (LIBRARY, KEYED, RAW, MANY)]
     for round_number in range(1, rounds + 1):
         for case, reporters in plan:
             rate = pool.measure(database, case, reporters, seconds)
@@ -395,21 +407,24 @@ def format_table(engines: list[str], figures: Figures) -> str:
               f"{'raw SQL r/s':>12} {'ratio':>6}  {'target':<7} {'met':<4} ratio per round")
     lines = [header, "-" * len(header)]
     for engine in engines:
-        for case in (LIBRARY, MANY):
+        for case in (LIBRARY, KEYED, MANY):
             for reporters in (1, MAX_REPORTERS):
                 library = figures.median(engine, case, reporters)
                 raw = figures.median(engine, RAW, reporters)
-                target = TARGETS[engine] if case == LIBRARY else 1.0
+                target = {LIBRARY: TARGETS[engine], MANY: 1.0}.get(case)  # keyed: none set
                 per_round = " ".join(
                     f"{lib / base:.2f}" for lib, base in zip(
                         figures.rounds[(engine, case, reporters)],
                         figures.rounds[(engine, RAW, reporters)], strict=True))
-                name = "report" if case == LIBRARY else f"many({BATCH})"
-                wanted = f">= {target:g}" if case == LIBRARY else f"> {target:g}"
+                name = NAMES[case]
+                if target is None:
+                    wanted, met = "-", "-"
+                else:
+                    wanted = f"> {target:g}" if case == MANY else f">= {target:g}"
+                    met = "yes" if library / raw >= target else "NO"
                 lines.append(
                     f"{engine:<11} {name:<12} {reporters:>9} {library:>12.0f} {raw:>12.0f} "
-                    f"{library / raw:>6.2f}  {wanted:<7} "
-                    f"{'yes' if library / raw >= target else 'NO':<4} {per_round}")
+                    f"{library / raw:>6.2f}  {wanted:<7} {met:<4} {per_round}")
     return "\n".join(lines)
 
 
