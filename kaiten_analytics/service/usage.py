@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -256,5 +257,10 @@ def _key_conflict(key: str) -> ConflictError:
     return ConflictError("idempotency_key", f"{key!r} was already used for a different report")
 
 
+_STORED_FIELDS = tuple(f.name for f in dataclass_fields(UsageReport) if f.name != "replayed")
+
+
 def _stored(report: UsageReport) -> dict[str, Any]:
-    return {name: value for name, value in asdict(report).items() if name != "replayed"}
+    """The outcome an idempotency key stands for, as JSON-ready values (a shallow copy:
+    ``asdict``'s deep copy was a quarter of a keyed report)."""
+    return {name: getattr(report, name) for name in _STORED_FIELDS}
