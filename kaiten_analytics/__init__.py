@@ -11,6 +11,7 @@ from kaiten_analytics.analytics.fleet import NO_ZONE
 from kaiten_analytics.client import Kaiten
 from kaiten_analytics.entities import (
     AuditStats,
+    ConsoleUser,
     Customer,
     Entitlement,
     EntitlementValue,
@@ -21,12 +22,19 @@ from kaiten_analytics.entities import (
     UsageReport,
     Zone,
 )
-from kaiten_analytics.errors import ConflictError, KaitenError, NotFoundError, ValidationError
+from kaiten_analytics.errors import (
+    ConflictError,
+    KaitenError,
+    NotFoundError,
+    ReadOnlyError,
+    ValidationError,
+)
 
 __all__ = [
     "NO_ZONE",
     "AuditStats",
     "ConflictError",
+    "ConsoleUser",
     "Customer",
     "Entitlement",
     "EntitlementValue",
@@ -38,6 +46,7 @@ __all__ = [
     "KaitenError",
     "License",
     "NotFoundError",
+    "ReadOnlyError",
     "UsageReport",
     "ValidationError",
     "Zone",

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kaiten_analytics import cli_users
 from kaiten_analytics.client import Kaiten
 from kaiten_analytics.errors import KaitenError
 
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="do nothing when the database already has customers")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    cli_users.add_parser(commands, url)
+
     console = commands.add_parser("console", help="start the Streamlit console", parents=[url])
     console.add_argument("--port", type=int, default=8501)
     console.add_argument("streamlit_args", nargs=argparse.REMAINDER)
@@ -68,6 +71,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_with(kaiten: Kaiten, args: argparse.Namespace) -> int:
+    if args.command == "users":
+        return cli_users.run(args, kaiten)
     if args.command == "db":
         if args.db_command == "upgrade":
             print(f"{kaiten.url}: at the newest schema")

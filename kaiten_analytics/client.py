@@ -6,6 +6,7 @@ the connected database, so the console, notebooks, CLI and tests share one code 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,12 +15,14 @@ import pandas as pd
 from kaiten_analytics.analytics import audit_log, audit_stats, fleet
 from kaiten_analytics.analytics import catalogue as catalogue_reads
 from kaiten_analytics.analytics import flags as flag_reads
+from kaiten_analytics.analytics import users as user_reads
 from kaiten_analytics.analytics.instances import list_instances
 from kaiten_analytics.analytics.rollup_check import rollup_mismatches
 from kaiten_analytics.analytics.usage import usage_summary
 from kaiten_analytics.analytics.value_over_time import value_over_time
 from kaiten_analytics.entities import (
     AuditStats,
+    ConsoleUser,
     Customer,
     Entitlement,
     EntitlementValue,
@@ -30,7 +33,7 @@ from kaiten_analytics.entities import (
     UsageReport,
     Zone,
 )
-from kaiten_analytics.service import catalogue, instances, usage
+from kaiten_analytics.service import catalogue, instances, usage, users
 from kaiten_analytics.service import flags as flag_writes
 from kaiten_analytics.service.database import Database
 
@@ -266,6 +269,65 @@ class Flags(_Namespace):
         return flag_reads.exposure_summary(self._db, key)
 
 
+class Users(_Namespace):
+    """``kaiten.users``: who may use the console once its sign-in is configured, and how.
+
+    Roles: ``admin`` (every page and every write) and ``viewer`` (every page, no write). An
+    email is stored trimmed and in lower case, and compared that way.
+    """
+
+    def add(self, email: str, role: str) -> ConsoleUser:
+        """Give ``email`` a console role: add the user, or change the role they have.
+
+        Parameters
+        ----------
+        email
+            The address the identity provider signs them in with (case does not matter).
+        role
+            ``"admin"`` or ``"viewer"``.
+
+        Returns
+        -------
+        ConsoleUser
+            email (normalised), role, created_at, updated_at.
+
+        Raises
+        ------
+        ValidationError
+            ``email`` is not an email address, or ``role`` is neither admin nor viewer.
+        """
+        return users.add_user(self._db, email=email, role=role)
+
+    def remove(self, email: str) -> None:
+        """Take ``email``'s console access away (they get the "no access" page).
+
+        Raises
+        ------
+        NotFoundError
+            ``email`` has no role.
+        ValidationError
+            ``email`` is not an email address.
+        """
+        users.remove_user(self._db, email=email)
+
+    def role_of(self, email: str | None) -> str | None:
+        """Return ``"admin"`` or ``"viewer"`` for ``email``, or None when it has no role.
+
+        A missing or malformed ``email`` has no role (None, not an error).
+        """
+        return user_reads.role_of(self._db, email=email)
+
+    def list(self) -> pd.DataFrame:
+        """List console users.
+
+        Returns
+        -------
+        DataFrame
+            email, role, created_at, updated_at (aware UTC) — ordered by email.
+        """
+        return user_reads.list_users(self._db)
+
+
 class Kaiten:
     """A connected Kaiten Analytics database. Build it with :func:`kaiten_analytics.connect`."""
 
@@ -280,11 +342,21 @@ class Kaiten:
         self.usage = Usage(db)
         self.audit = Audit(db)
         self.fleet = Fleet(db)
+        self.users = Users(db)
 
     @property
     def url(self) -> str:
         """The database URL (password hidden)."""
         return self.db.engine.url.render_as_string(hide_password=True)
+
+    def read_only(self) -> Kaiten:
+        """Return a handle on the same database that refuses every write.
+
+        Reads work as on this handle; any write (create, update, delete, a usage report, a
+        role change …) raises ``ReadOnlyError`` before anything is written. The console gives
+        a viewer such a handle. Both share one engine: closing either closes both.
+        """
+        return Kaiten(dataclasses.replace(self.db, read_only=True))
 
     def close(self) -> None:
         """Release the connection pool."""

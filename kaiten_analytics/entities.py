@@ -154,3 +154,13 @@ class FlagEvaluation:
     rule: int | None = None
     error: str | None = None
     key: str = ""
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """Someone who may sign in to the console, and their role (``admin`` or ``viewer``)."""
+
+    email: str
+    role: str
+    created_at: datetime
+    updated_at: datetime

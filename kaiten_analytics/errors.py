@@ -5,8 +5,10 @@ Every input the library refuses raises one of these, so a caller needs a single 
     KaitenError                 base of everything below
     ├── ValidationError         a field is missing, malformed or out of range (``.field``)
     ├── NotFoundError           a slug or key names nothing (``.entity``, ``.key``)
-    └── ConflictError           a duplicate slug or key, or an idempotency key reused
-                                with a different request (``.field``)
+    ├── ConflictError           a duplicate slug or key, or an idempotency key reused
+    │                           with a different request (``.field``)
+    └── ReadOnlyError           a write through a read-only handle (``Kaiten.read_only()``,
+                                what the console gives a viewer)
 
 Lower-level database errors (``sqlalchemy.exc.IntegrityError``) are translated into these at
 one boundary, :func:`kaiten_analytics.db.errors.translate_integrity_error`. All of them pickle, so
@@ -15,7 +17,7 @@ they survive a trip across a process boundary.
 
 from __future__ import annotations
 
-__all__ = ["ConflictError", "KaitenError", "NotFoundError", "ValidationError"]
+__all__ = ["ConflictError", "KaitenError", "NotFoundError", "ReadOnlyError", "ValidationError"]
 
 
 class KaitenError(Exception):
@@ -65,3 +67,7 @@ class ConflictError(KaitenError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.reason = message
+
+
+class ReadOnlyError(KaitenError):
+    """A write was attempted through a read-only handle; nothing was written."""

@@ -205,6 +205,21 @@ feature_flags = sa.Table(
 )
 
 
+CONSOLE_ROLES = ("admin", "viewer")
+
+# Who may use the console when sign-in is configured: an email (normalised to lower case) and
+# its role. An email that is not here signs in to a "no access" page.
+console_users = sa.Table(
+    "console_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("role IN ('admin', 'viewer')", name="role"),
+)
+
 def instances_in_context() -> sa.Join:
     """``instances`` joined to its customer, license and (optional) zone: select from this."""
     return (

@@ -13,14 +13,21 @@ from sqlalchemy.exc import IntegrityError
 
 from kaiten_analytics.clock import Clock, utc_now
 from kaiten_analytics.db.errors import translate_integrity_error
+from kaiten_analytics.errors import ReadOnlyError
 
 
 @dataclass(frozen=True)
 class Database:
-    """An engine and a clock, wired once by :func:`kaiten_analytics.connect`."""
+    """An engine and a clock, wired once by :func:`kaiten_analytics.connect`.
+
+    ``read_only`` handles refuse to open a write transaction: every write use-case opens one
+    through :meth:`transaction`, so this one check covers them all (the console gives a
+    viewer such a handle; hiding its forms is not the only defence).
+    """
 
     engine: Engine
     clock: Clock
+    read_only: bool = False
 
     @property
     def dialect(self) -> str:
@@ -36,7 +43,11 @@ class Database:
         """Open one write transaction; integrity errors leave it as library errors.
 
         Everything inside commits together or not at all; helpers called inside never commit.
+        A read-only handle raises ``ReadOnlyError`` before touching the database.
         """
+        if self.read_only:
+            raise ReadOnlyError("this handle is read-only (Kaiten.read_only()): "
+                                "it changes nothing")
         try:
             with self.engine.begin() as connection:
                 yield connection

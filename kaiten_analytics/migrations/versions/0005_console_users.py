@@ -4,8 +4,8 @@ Revision ID: 0005
 Revises: 0004
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0005"
 down_revision = "0004"
@@ -14,8 +14,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "console_users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("role IN ('admin', 'viewer')", name=op.f("ck_console_users_role")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_console_users")),
+        sa.UniqueConstraint("email", name=op.f("uq_console_users_email")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("console_users")
