@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY
 from kaiten_analytics.db.models import (
@@ -27,7 +28,6 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.events import EVENT_NAMES, EVENTS, STATUSES
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.ledger import BUCKET_SECONDS
 from kaiten_analytics.service.lookup import id_for, instance_row

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.analytics.local_days import LocalDay, day_plan, in_buckets, last_days
 from kaiten_analytics.config import zone
 from kaiten_analytics.db.models import audit_rollup_15m, audit_rollup_day
 from kaiten_analytics.entities import AuditStats
 from kaiten_analytics.events import CATEGORIES, ROLLUP_COLUMNS
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.lookup import id_for, instance_row
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.db.models import (
     audit_rollup_day,
     customers,
@@ -27,7 +28,6 @@ from kaiten_analytics.db.models import (
     licenses,
 )
 from kaiten_analytics.errors import ValidationError
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.lookup import id_for
 

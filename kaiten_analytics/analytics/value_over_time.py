@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY
 from kaiten_analytics.db.models import (
@@ -20,7 +21,6 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.ledger import BUCKET_SECONDS
 from kaiten_analytics.service.lookup import instance_row

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.db.models import (
     customers,
     deployment_zones,
@@ -16,7 +17,6 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.entities import Customer, Entitlement, License, Zone
 from kaiten_analytics.errors import NotFoundError, ValidationError
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
 
 

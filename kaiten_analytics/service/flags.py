@@ -12,12 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.db.models import feature_flags
 from kaiten_analytics.entities import Flag
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.flags.rules import check_rules, in_documented_order
 from kaiten_analytics.flags.values import flag_type, flag_value, parse_json
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.outbox import append_event
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.db.models import (
     customers,
     deployment_zones,
@@ -16,7 +17,6 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.entities import Instance
 from kaiten_analytics.errors import ValidationError
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.lookup import id_for, instance_row, live_instance
 from kaiten_analytics.service.outbox import append_event

@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.db.models import entitlement_usage, idempotency_keys
 from kaiten_analytics.entities import EntitlementValue, UsageReport
 from kaiten_analytics.errors import ConflictError, ValidationError
@@ -32,7 +33,6 @@ from kaiten_analytics.events import (
     USAGE_REJECTED,
     VALUE_GET,
 )
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.aggregation import apply_report, number, usage_value
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.ledger import Ledger, Target

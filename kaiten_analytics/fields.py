@@ -1,4 +1,7 @@
-"""Field rules, checked where input enters the service (once, for every caller)."""
+"""Field rules, checked where input enters the library (once, for every caller).
+
+Both the write path (``service``) and the reads (``analytics``) import them from here.
+"""
 
 from __future__ import annotations
 
