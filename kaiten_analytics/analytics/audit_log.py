@@ -20,6 +20,7 @@ from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY
 from kaiten_analytics.db.models import (
+    BUCKET_SECONDS,
     audit_rollup_15m,
     audit_rollup_day,
     entitlements,
@@ -29,7 +30,6 @@ from kaiten_analytics.db.models import (
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.events import EVENT_NAMES, EVENTS, STATUSES
 from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.ledger import BUCKET_SECONDS
 from kaiten_analytics.service.lookup import id_for, instance_row
 
 TRAIL_COLUMNS = ["id", "event_name", "entitlement", "status", "payload", "created_at"]
@@ -161,7 +161,7 @@ def audit_events(db: Database, instance: str, entitlement: str | None = None,
 
 # The console asks for the same page and count with the same filters on every refresh: the
 # statements are kept per filter, so SQLAlchemy neither rebuilds them nor recomputes their
-# cache keys (a quarter of the call on SQLite). Statements are immutable and engine-free.
+# cache keys. Statements are immutable and engine-free.
 @lru_cache(maxsize=256)
 def _page_statement(f: EventFilter, limit: int, offset: int) -> sa.Select:
     t = feature_audit_trail

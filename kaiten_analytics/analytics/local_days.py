@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from kaiten_analytics.config import zone
-from kaiten_analytics.service.ledger import BUCKET_SECONDS
+from kaiten_analytics.db.models import BUCKET_SECONDS, DAY_SECONDS
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def last_days(now: datetime, tz: str, days: int) -> list[LocalDay]:
     return [LocalDay(dates[n], bounds[n], bounds[n + 1]) for n in range(days)]
 
 
-BUCKETS_PER_DAY = 86_400 // BUCKET_SECONDS
+BUCKETS_PER_DAY = DAY_SECONDS // BUCKET_SECONDS
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,8 @@ def in_buckets(connection: sa.Connection, column: sa.ColumnElement[int], buckets
                ) -> sa.ColumnElement[bool]:
     """Return ``column IN buckets`` as one bound parameter, whatever the number of buckets.
 
-    An expanding ``IN`` sends one parameter per bucket: with a thousand of them PostgreSQL
-    took 30–80 ms to bind and plan what it runs in 1 ms. PostgreSQL gets an array
+    An expanding ``IN`` sends one parameter per bucket, and binding and planning a thousand
+    parameters costs PostgreSQL more than running the query. PostgreSQL gets an array
     (``= ANY(:buckets)``), SQLite a JSON list (``IN (SELECT value FROM json_each(:buckets))``).
     """
     if connection.dialect.name == "postgresql":

@@ -5,11 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from kaiten_analytics.db.models import audit_rollup_15m, audit_rollup_day, feature_audit_trail
+from kaiten_analytics.db.models import (
+    BUCKET_SECONDS,
+    DAY_SECONDS,
+    audit_rollup_15m,
+    audit_rollup_day,
+    feature_audit_trail,
+)
 from kaiten_analytics.db.sql_time import epoch_seconds
 from kaiten_analytics.events import EVENTS
 from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.ledger import BUCKET_SECONDS, DAY_SECONDS
 from kaiten_analytics.service.lookup import instance_row
 
 CHECK_COLUMNS = ["table", "instance_id", "entitlement_id", "period", "column", "rollup",

@@ -13,6 +13,7 @@ from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY
 from kaiten_analytics.db.models import (
+    BUCKET_SECONDS,
     audit_rollup_15m,
     audit_rollup_day,
     entitlements,
@@ -22,7 +23,6 @@ from kaiten_analytics.db.models import (
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
 from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.ledger import BUCKET_SECONDS
 from kaiten_analytics.service.lookup import instance_row
 
 COLUMNS = ["created_at", "value", "threshold", "crossing"]
@@ -198,7 +198,8 @@ def _windows(connection: sa.Connection, instance_id: int, entitlement_id: int, b
         .where(*_bucket_scope(r, instance_id, entitlement_id))
         .group_by((r.c.bucket - span.c.first) // size)
         # never more than ``count`` windows; saying so keeps PostgreSQL's estimate of the
-        # lookups below small (else its cost passes jit_above_cost and compiling takes 12 ms)
+        # lookups below small (else the estimate passes jit_above_cost and the query is
+        # JIT-compiled, which takes longer than running it)
         .limit(count)
         .subquery("w")
     )

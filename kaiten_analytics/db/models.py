@@ -5,8 +5,8 @@ the event counts by console category and the usage value's first/last/min/max; e
 zone offset is a multiple of 15 minutes, so any local day is a whole number of buckets.
 ``audit_rollup_day`` holds the same counts per UTC day, so all-time totals read a few hundred
 rows. Both are written in the transaction that appends the audit event.
-Buckets and days are integers (seconds since the epoch // 900 and // 86400): portable range
-and grouping arithmetic on both engines.
+Buckets and days are integers (seconds since the epoch // ``BUCKET_SECONDS`` and //
+``DAY_SECONDS``): portable range and grouping arithmetic on both engines.
 """
 
 from __future__ import annotations
@@ -131,6 +131,10 @@ feature_audit_trail = sa.Table(
              "created_at", "id"),
     sa.Index("ix_audit_instance_event_created", "instance_id", "event_name", "created_at", "id"),
 )
+
+#: a rollup bucket is 15 minutes: every real UTC offset is a multiple of it
+BUCKET_SECONDS = 900
+DAY_SECONDS = 86_400
 
 audit_rollup_15m = sa.Table(
     "audit_rollup_15m",

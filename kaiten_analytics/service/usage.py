@@ -261,6 +261,5 @@ _STORED_FIELDS = tuple(f.name for f in dataclass_fields(UsageReport) if f.name !
 
 
 def _stored(report: UsageReport) -> dict[str, Any]:
-    """The outcome an idempotency key stands for, as JSON-ready values (a shallow copy:
-    ``asdict``'s deep copy was a quarter of a keyed report)."""
+    """The outcome an idempotency key stands for: the report's fields, JSON-ready values."""
     return {name: getattr(report, name) for name in _STORED_FIELDS}
