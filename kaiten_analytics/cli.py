@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kaiten_analytics import cli_users
+from kaiten_analytics import cli_api, cli_keys, cli_users
 from kaiten_analytics.client import Kaiten
 from kaiten_analytics.errors import KaitenError
 
@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     console.add_argument("--port", type=int, default=8501)
     console.add_argument("streamlit_args", nargs=argparse.REMAINDER)
 
+    cli_keys.add_parser(commands, url)
+    cli_api.add_parser(commands, url)
+
     args = parser.parse_args(argv)
     args.url = getattr(args, "url", None)
     try:
@@ -63,6 +66,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "console":
         return _console(args)
+    if args.command == "api":
+        return cli_api.run(args)
     kaiten = ka.connect(args.url)
     try:
         return _run_with(kaiten, args)
@@ -73,6 +78,8 @@ def _run(args: argparse.Namespace) -> int:
 def _run_with(kaiten: Kaiten, args: argparse.Namespace) -> int:
     if args.command == "users":
         return cli_users.run(args, kaiten)
+    if args.command == "keys":
+        return cli_keys.run(args, kaiten)
     if args.command == "db":
         if args.db_command == "upgrade":
             print(f"{kaiten.url}: at the newest schema")

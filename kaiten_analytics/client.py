@@ -15,12 +15,14 @@ import pandas as pd
 from kaiten_analytics.analytics import audit_log, audit_stats, fleet
 from kaiten_analytics.analytics import catalogue as catalogue_reads
 from kaiten_analytics.analytics import flags as flag_reads
+from kaiten_analytics.analytics import keys as key_reads
 from kaiten_analytics.analytics import users as user_reads
 from kaiten_analytics.analytics.instances import list_instances
 from kaiten_analytics.analytics.rollup_check import rollup_mismatches
 from kaiten_analytics.analytics.usage import usage_summary
 from kaiten_analytics.analytics.value_over_time import value_over_time
 from kaiten_analytics.entities import (
+    ApiKey,
     AuditStats,
     ConsoleUser,
     Customer,
@@ -33,7 +35,7 @@ from kaiten_analytics.entities import (
     UsageReport,
     Zone,
 )
-from kaiten_analytics.service import catalogue, instances, usage, users
+from kaiten_analytics.service import catalogue, instances, keys, usage, users
 from kaiten_analytics.service import flags as flag_writes
 from kaiten_analytics.service.database import Database
 
@@ -328,6 +330,71 @@ class Users(_Namespace):
         return user_reads.list_users(self._db)
 
 
+class Keys(_Namespace):
+    """``kaiten.keys``: API keys of the REST API (``kaiten api``)."""
+
+    def create(self, name: str, role: str, customer: str | None = None) -> ApiKey:
+        """Create an API key and return it with its secret, the only time it is shown.
+
+        Parameters
+        ----------
+        name
+            A slug naming the key (unique, revoked keys included).
+        role
+            ``admin`` (everything), ``viewer`` (every read) or ``reporter`` (usage reports,
+            an instance's entitlements and flags).
+        customer
+            The slug of the one customer whose instances the key sees; None = every customer.
+
+        Returns
+        -------
+        ApiKey
+            ``secret`` is ``ka_`` + 32 random URL-safe characters; only a keyed hash of it is
+            stored (``$KAITEN_API_KEY_PEPPER`` keys the hash).
+
+        Raises
+        ------
+        ValidationError
+            ``name`` is not a slug or ``role`` is not one of the three.
+        NotFoundError
+            ``customer`` does not exist.
+        ConflictError
+            ``name`` is taken.
+        """
+        return keys.create_key(self._db, name=name, role=role, customer=customer)
+
+    def list(self) -> pd.DataFrame:
+        """List the API keys, revoked ones too (never a secret).
+
+        Returns
+        -------
+        DataFrame
+            name, role, customer, prefix, created_at, last_used_at, revoked_at, active; see
+            :func:`kaiten_analytics.analytics.keys.list_keys`.
+        """
+        return key_reads.list_keys(self._db)
+
+    def revoke(self, name: str) -> ApiKey:
+        """Revoke the key ``name``: it stops authenticating at once.
+
+        Raises
+        ------
+        NotFoundError
+            No key has that name.
+        """
+        return keys.revoke_key(self._db, name=name)
+
+    def authenticate(self, secret: str) -> ApiKey:
+        """Return the live key whose secret is ``secret`` (and note its use, once a minute).
+
+        Raises
+        ------
+        NotFoundError
+            The secret is malformed, unknown or revoked (the message never repeats it).
+        """
+        return keys.authenticate(self._db, secret=secret)
+
+
 class Kaiten:
     """A connected Kaiten Analytics database. Build it with :func:`kaiten_analytics.connect`."""
 
@@ -342,6 +409,7 @@ class Kaiten:
         self.usage = Usage(db)
         self.audit = Audit(db)
         self.fleet = Fleet(db)
+        self.keys = Keys(db)
         self.users = Users(db)
 
     @property
@@ -357,6 +425,17 @@ class Kaiten:
         a viewer such a handle. Both share one engine: closing either closes both.
         """
         return Kaiten(dataclasses.replace(self.db, read_only=True))
+
+    def ping(self) -> None:
+        """Check that the database answers now.
+
+        Raises
+        ------
+        UnavailableError
+            The database cannot be reached, or no pooled connection is free in time.
+        """
+        with self.db.read() as connection:
+            connection.exec_driver_sql("SELECT 1")
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -9,11 +9,22 @@ from kaiten_analytics.errors import ValidationError
 
 DEFAULT_DATABASE_URL = "sqlite:///kaiten.db"
 DEFAULT_TIMEZONE = "UTC"
+#: Used when ``$KAITEN_API_KEY_PEPPER`` is unset. It is public, so it adds nothing: with it an
+#: API key is as safe as an unsalted SHA-256 of 128+ random bits (infeasible to reverse). Set
+#: the variable in production, kept outside the database, and a stolen database alone cannot
+#: even confirm a guessed key. Changing it invalidates every key.
+DEFAULT_API_KEY_PEPPER = "kaiten-analytics-default-pepper"
 
 
 def database_url(url: str | None = None) -> str:
     """Return ``url``, else ``$KAITEN_DATABASE_URL``, else the embedded SQLite file."""
     return url or os.environ.get("KAITEN_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def api_key_pepper(pepper: str | None = None) -> bytes:
+    """Return the secret that API-key hashes are keyed with: ``pepper``, else
+    ``$KAITEN_API_KEY_PEPPER``, else :data:`DEFAULT_API_KEY_PEPPER`."""
+    return (pepper or os.environ.get("KAITEN_API_KEY_PEPPER") or DEFAULT_API_KEY_PEPPER).encode()
 
 
 def default_timezone(tz: str | None = None) -> str:

@@ -164,3 +164,24 @@ class ConsoleUser:
     role: str
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key of the REST API: a name, a role and, optionally, the one customer it sees.
+
+    ``secret`` is set only on the key that ``kaiten.keys.create`` returns — the one time it
+    is shown; the database holds only a keyed hash of it. ``prefix`` is its first characters
+    (to tell keys apart). ``role`` is ``admin``, ``viewer`` or ``reporter``; ``customer`` is
+    None for a key that sees every customer.
+    """
+
+    name: str
+    role: str
+    customer: str | None
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    secret: str | None = field(default=None, repr=False)
+    id: int = field(repr=False, default=0)

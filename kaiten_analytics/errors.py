@@ -7,17 +7,28 @@ Every input the library refuses raises one of these, so a caller needs a single 
     ├── NotFoundError           a slug or key names nothing (``.entity``, ``.key``)
     ├── ConflictError           a duplicate slug or key, or an idempotency key reused
     │                           with a different request (``.field``)
-    └── ReadOnlyError           a write through a read-only handle (``Kaiten.read_only()``,
-                                what the console gives a viewer)
+    ├── ReadOnlyError           a write through a read-only handle (``Kaiten.read_only()``,
+    │                           what the console gives a viewer)
+    └── UnavailableError        the database cannot serve the call now (unreachable, stopped,
+                                its connection pool exhausted); nothing was written, retry later
 
 Lower-level database errors (``sqlalchemy.exc.IntegrityError``) are translated into these at
-one boundary, :func:`kaiten_analytics.db.errors.translate_integrity_error`. All of them pickle, so
-they survive a trip across a process boundary.
+one boundary, :func:`kaiten_analytics.db.errors.translate_integrity_error`; a database that
+cannot be reached becomes ``UnavailableError`` at the same boundary
+(:meth:`kaiten_analytics.service.database.Database.transaction` and ``.read``). All of them
+pickle, so they survive a trip across a process boundary.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConflictError", "KaitenError", "NotFoundError", "ReadOnlyError", "ValidationError"]
+__all__ = [
+    "ConflictError",
+    "KaitenError",
+    "NotFoundError",
+    "ReadOnlyError",
+    "UnavailableError",
+    "ValidationError",
+]
 
 
 class KaitenError(Exception):
@@ -71,3 +82,11 @@ class ConflictError(KaitenError):
 
 class ReadOnlyError(KaitenError):
     """A write was attempted through a read-only handle; nothing was written."""
+
+
+class UnavailableError(KaitenError):
+    """The database cannot serve the call now: unreachable, stopped, or its pool exhausted.
+
+    Nothing was written (a transaction that lost its connection is rolled back by the server);
+    the same call can be retried once the database is back.
+    """

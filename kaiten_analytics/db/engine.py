@@ -14,7 +14,8 @@ from kaiten_analytics.errors import ValidationError
 SQLITE_BUSY_TIMEOUT = 60
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, *, pool_size: int | None = None,
+                  pool_timeout: float | None = None) -> Engine:
     """Return an engine for ``url`` with the settings the service layer depends on.
 
     SQLite: WAL journal, a busy timeout, foreign keys on, and every transaction opened with
@@ -27,9 +28,15 @@ def create_engine(url: str) -> Engine:
     except sa.exc.ArgumentError as exc:
         raise ValidationError("url", f"not a database URL: {url!r}") from exc
     backend = parsed.get_backend_name()
+    in_memory = parsed.database in (None, "", ":memory:")
+    pool: dict = {}
+    if pool_size is not None and not (backend == "sqlite" and in_memory):
+        pool.update(pool_size=pool_size, max_overflow=0)
+    if pool_timeout is not None and not (backend == "sqlite" and in_memory):
+        pool.update(pool_timeout=pool_timeout)
     if backend == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
-        _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **pool)
+        _configure_sqlite(engine, in_memory=in_memory)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() in ("psycopg2", "pg8000", "asyncpg"):
@@ -37,7 +44,8 @@ def create_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
         # No pre-ping: it costs a round trip per transaction on the report path; a connection
         # the server dropped fails once, is discarded by the pool, and the next call reconnects.
-        return sa.create_engine(parsed, pool_size=5, max_overflow=10, pool_recycle=1800)
+        return sa.create_engine(parsed, **{"pool_size": 5, "max_overflow": 10, **pool},
+                                pool_recycle=1800)
     raise ValidationError("url", f"unsupported database {backend!r}: use sqlite or postgresql")
 
 

@@ -208,6 +208,26 @@ feature_flags = sa.Table(
     sa.CheckConstraint("type IN ('boolean', 'string', 'number', 'json')", name="type"),
 )
 
+API_KEY_ROLES = ("admin", "viewer", "reporter")
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(63), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    # NULL: the key sees every customer; else only this customer's instances
+    sa.Column("customer_id", sa.ForeignKey("customers.id"), nullable=True),
+    # HMAC-SHA256 of the secret under the server's pepper (hex); the secret is never stored
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    # the secret's first characters ("ka_" + 4), so a person can tell keys apart in a list
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("role IN ('admin', 'viewer', 'reporter')", name="role"),
+)
+
 
 CONSOLE_ROLES = ("admin", "viewer")
 

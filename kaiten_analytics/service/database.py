@@ -12,7 +12,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from kaiten_analytics.clock import Clock, utc_now
-from kaiten_analytics.db.errors import translate_integrity_error
+from kaiten_analytics.db.errors import (
+    UNAVAILABLE,
+    translate_integrity_error,
+    translate_unavailable,
+)
 from kaiten_analytics.errors import ReadOnlyError
 
 
@@ -44,6 +48,7 @@ class Database:
 
         Everything inside commits together or not at all; helpers called inside never commit.
         A read-only handle raises ``ReadOnlyError`` before touching the database.
+        A database that cannot be reached raises ``UnavailableError`` (nothing committed).
         """
         if self.read_only:
             raise ReadOnlyError("this handle is read-only (Kaiten.read_only()): "
@@ -53,6 +58,8 @@ class Database:
                 yield connection
         except IntegrityError as error:
             raise translate_integrity_error(error) from error
+        except UNAVAILABLE as error:
+            raise translate_unavailable(error) from error
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -61,7 +68,11 @@ class Database:
         Under READ COMMITTED each statement sees its own snapshot anyway, so a read loses
         nothing without a transaction and saves its BEGIN/ROLLBACK round trips on PostgreSQL;
         on SQLite it takes no ``BEGIN IMMEDIATE`` (the engine's hook skips AUTOCOMMIT):
-        readers and writers never wait on each other.
+        readers and writers never wait on each other. A database that cannot be reached
+        raises ``UnavailableError``.
         """
-        with self.engine.connect() as connection:
-            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            with self.engine.connect() as connection:
+                yield connection.execution_options(isolation_level="AUTOCOMMIT")
+        except UNAVAILABLE as error:
+            raise translate_unavailable(error) from error
