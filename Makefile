@@ -4,12 +4,17 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint notebooks bench clean
+.PHONY: run api test lint notebooks bench clean
 
 ## make run: create .venv, install the app, create demo data if the database is empty, start the console
 run: $(VENV)/.app-installed
 	$(BIN)/kaiten demo --if-empty
 	$(BIN)/kaiten console
+
+## make api: the REST API on the same database (demo data if empty) at http://127.0.0.1:8000
+api: $(VENV)/.app-installed
+	$(BIN)/kaiten demo --if-empty
+	$(BIN)/kaiten api
 
 ## make test: create .venv, install everything the tests need (Chromium too when root), lint, run the suite
 test: $(VENV)/.test-installed

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from kaiten_analytics import fields
 from kaiten_analytics.db.models import entitlement_usage, idempotency_keys
 from kaiten_analytics.entities import EntitlementValue, UsageReport
-from kaiten_analytics.errors import ConflictError, ValidationError
+from kaiten_analytics.errors import ConflictError, NotFoundError, ValidationError
 from kaiten_analytics.events import (
     ACCEPTED,
     REJECTED,
@@ -59,17 +59,22 @@ def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
     ``idempotency_key``, or a tuple in that order. All are checked before anything is written;
     an unknown instance or entitlement anywhere refuses the whole batch.
     """
-    requests = [_request(index, item) for index, item in enumerate(reports)]
+    items = list(reports)
+    requests = [_request(index, item) for index, item in enumerate(items)]
     if not requests:
         return []
     with db.transaction() as connection:
         ledger = Ledger(connection)
         # one distinct usage row (a single report): resolve and lock it in one round trip
         single = len({(instance, entitlement) for instance, entitlement, _, _ in requests}) == 1
-        targets = [ledger.resolve(instance, entitlement, lock=single)
-                   for instance, entitlement, _, _ in requests]
-        for target in targets:
-            _check_meterable(target)
+        targets = []
+        for index, (instance, entitlement, _, _) in enumerate(requests):
+            try:
+                target = ledger.resolve(instance, entitlement, lock=single)
+                _check_meterable(target)
+            except (NotFoundError, ValidationError) as error:
+                raise _located(error, _prefix(index, items[index])) from None
+            targets.append(target)
         ledger.lock_many(targets)
         # "now" is read after the locks: events of one usage row get their times in lock order
         now = db.now()
@@ -212,8 +217,25 @@ _CURRENT_USAGE = sa.select(entitlement_usage.c.value).where(
 
 
 # --- input and idempotency ------------------------------------------------------------------------
+def _prefix(index: int, item: Any) -> str:
+    """``reports[i].`` before a field of a batch's report (none for a single report)."""
+    return f"reports[{index}]." if index or isinstance(item, Mapping) else ""
+
+
+def _located(error: NotFoundError | ValidationError, prefix: str
+             ) -> NotFoundError | ValidationError:
+    """``error`` with its field named inside the batch (``reports[1].instance``)."""
+    if not prefix:
+        return error
+    if isinstance(error, ValidationError):
+        return ValidationError(prefix + error.field, error.reason)
+    located = NotFoundError(error.entity, error.key, error.message)
+    located.field = prefix + error.field
+    return located
+
+
 def _request(index: int, item: Any) -> tuple[str, str, float, str | None]:
-    prefix = f"reports[{index}]." if index or isinstance(item, Mapping) else ""
+    prefix = _prefix(index, item)
     if isinstance(item, Mapping):
         unknown = set(item) - {"instance", "entitlement", "value", "idempotency_key"}
         if unknown:
