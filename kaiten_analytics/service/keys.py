@@ -19,11 +19,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.config import api_key_pepper
 from kaiten_analytics.db.models import API_KEY_ROLES, api_keys, customers
 from kaiten_analytics.entities import ApiKey
 from kaiten_analytics.errors import NotFoundError, ValidationError
-from kaiten_analytics.service import fields
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.lookup import id_for
 
