@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from numbers import Real
 from typing import Any
 
-from kaiten_analytics.db.models import AGGREGATION_METHODS, ENTITLEMENT_TYPES
+from kaiten_analytics.enumerations import AGGREGATION_METHODS, ENTITLEMENT_TYPES
 from kaiten_analytics.errors import ValidationError
 
 SLUG_MAX = 63

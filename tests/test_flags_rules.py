@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from kaiten_analytics.db.models import FLAG_TYPES as STORED_TYPES
 from kaiten_analytics.entities import Flag
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.flags.context import MISSING, context_of, resolve
 from kaiten_analytics.flags.explain import explain
 from kaiten_analytics.flags.operators import OPERATORS
 from kaiten_analytics.flags.rules import Evaluator, check_rules, evaluate
-from kaiten_analytics.flags.values import FLAG_TYPES
 
 CONTEXT = context_of(
     "acme-prod", "acme", "pro", "eu-prod",
@@ -32,10 +30,6 @@ def holds(attribute: str, operator: str, value) -> bool:
     result = evaluate(when(attribute, operator, value), CONTEXT)
     assert result.reason in ("TARGETING_MATCH", "DEFAULT"), result
     return result.value
-
-
-def test_flag_types_match_the_schema():
-    assert FLAG_TYPES == STORED_TYPES
 
 
 # (operator, matching value, non-matching value, a value the attribute's kind does not compare to)

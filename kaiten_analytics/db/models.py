@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from kaiten_analytics.db.types import JSONType, UTCDateTime
+from kaiten_analytics.enumerations import AGGREGATION_METHODS, ENTITLEMENT_TYPES, FLAG_TYPES
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -25,9 +26,11 @@ NAMING = {
 
 metadata = sa.MetaData(naming_convention=NAMING)
 
-ENTITLEMENT_TYPES = ("NUMBER", "BOOLEAN", "STRING")
-AGGREGATION_METHODS = ("SUM", "COUNT", "AVERAGE", "MAX", "MIN", "LATEST")
-FLAG_TYPES = ("boolean", "string", "number", "json")
+
+def one_of(values: tuple[str, ...]) -> str:
+    """Return the SQL list of a CHECK constraint, ``('A', 'B')``, from an enumeration."""
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
 
 customers = sa.Table(
     "customers",
@@ -57,10 +60,9 @@ entitlements = sa.Table(
     sa.Column("aggregation_method", sa.String(16), nullable=True),
     sa.Column("unit", sa.String(50), nullable=True),
     sa.Column("description", sa.Text, nullable=False, server_default=""),
-    sa.CheckConstraint("type IN ('NUMBER', 'BOOLEAN', 'STRING')", name="type"),
+    sa.CheckConstraint(f"type IN {one_of(ENTITLEMENT_TYPES)}", name="type"),
     sa.CheckConstraint(
-        "(type = 'NUMBER' AND aggregation_method IN "
-        "('SUM', 'COUNT', 'AVERAGE', 'MAX', 'MIN', 'LATEST')) "
+        f"(type = 'NUMBER' AND aggregation_method IN {one_of(AGGREGATION_METHODS)}) "
         "OR (type <> 'NUMBER' AND aggregation_method IS NULL)",
         name="aggregation_method",
     ),
@@ -205,7 +207,7 @@ feature_flags = sa.Table(
     sa.Column("rules", JSONType, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.CheckConstraint("type IN ('boolean', 'string', 'number', 'json')", name="type"),
+    sa.CheckConstraint(f"type IN {one_of(FLAG_TYPES)}", name="type"),
 )
 
 API_KEY_ROLES = ("admin", "viewer", "reporter")

@@ -6,9 +6,8 @@ import json
 import math
 from typing import Any
 
+from kaiten_analytics.enumerations import FLAG_TYPES
 from kaiten_analytics.errors import ValidationError
-
-FLAG_TYPES = ("boolean", "string", "number", "json")
 
 _EXAMPLES = {"boolean": "true", "string": '"csv"', "number": "10", "json": '{"limit": 5}'}
 
