@@ -71,3 +71,36 @@ def test_a_rollout_needs_the_conditions_too():
 
 def test_a_rollout_without_an_instance_slug_does_not_apply():
     assert evaluate(rollout_flag(100), {"license": {"slug": "pro"}}).reason == "DEFAULT"
+
+
+# Instances whose bucket for "new-billing" sits on a boundary (asserted below, so a change to
+# the hashing shows up here first).
+BUCKET_0, BUCKET_2499, BUCKET_2500, BUCKET_9999 = (
+    "instance-150", "instance-690", "instance-6029", "instance-788")
+
+
+def test_the_boundary_buckets_are_what_the_cases_below_need():
+    assert [bucket("new-billing", slug) for slug in
+            (BUCKET_0, BUCKET_2499, BUCKET_2500, BUCKET_9999)] == [0, 2499, 2500, 9999]
+
+
+def test_the_evaluator_serves_a_rollout_below_its_cut_off_and_not_at_it():
+    """``bucket < percentage × 100``: a 0 % rule serves no one, not even bucket 0."""
+    assert served(rollout_flag(0), BUCKET_0).reason == "DEFAULT"
+    assert served(rollout_flag(0.01), BUCKET_0).reason == "SPLIT"
+    assert served(rollout_flag(25), BUCKET_2499).reason == "SPLIT"
+    assert served(rollout_flag(25), BUCKET_2500).reason == "DEFAULT"
+    assert served(rollout_flag(100), BUCKET_9999).reason == "SPLIT"
+    assert served(rollout_flag(99.99), BUCKET_9999).reason == "DEFAULT"
+
+
+def test_the_explanation_and_the_evaluator_agree_at_the_cut_off():
+    from kaiten_analytics.flags.explain import explain
+    from kaiten_analytics.flags.rules import Evaluator
+
+    context = context_of(BUCKET_2500, "acme", "pro", None, {})
+    words = explain(Evaluator(rollout_flag(25)), context)
+    assert "bucket 2,500 of 10,000 is not below 2,500" in words
+    context = context_of(BUCKET_2499, "acme", "pro", None, {})
+    assert "bucket 2,499 of 10,000 is below 2,500" in explain(Evaluator(rollout_flag(25)),
+                                                              context)

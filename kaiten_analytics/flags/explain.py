@@ -7,7 +7,7 @@ from typing import Any, Final
 from kaiten_analytics.entities import FlagEvaluation
 from kaiten_analytics.flags.context import MISSING, resolve
 from kaiten_analytics.flags.operators import kind
-from kaiten_analytics.flags.rollout import BUCKETS
+from kaiten_analytics.flags.rollout import BUCKETS, cut_off
 from kaiten_analytics.flags.rules import DEFAULT, DISABLED, ERROR, SPLIT, Evaluator, RuleOutcome
 from kaiten_analytics.flags.values import json_text
 
@@ -62,7 +62,7 @@ def _hit(evaluator: Evaluator, outcome: RuleOutcome, context: Any, split: bool) 
             return f"{label} has no conditions, so it applies to every instance"
         return f"{label} matched: {held}"
     share = f"{rule['percentage']:g}%"
-    bucket_words = (f"bucket {outcome.bucket:,} of {BUCKETS:,} is below {_cut(rule):,}")
+    bucket_words = f"bucket {outcome.bucket:,} of {BUCKETS:,} is below {_cut(rule):,}"
     if not held:
         return f"{label} rolls out to {share} of instances and this one is in ({bucket_words})"
     return f"{label} matched: {held}, and the instance is in its {share} rollout ({bucket_words})"
@@ -93,4 +93,4 @@ def _a(kind_name: str) -> str:
 
 
 def _cut(rule: dict[str, Any]) -> int:
-    return round(rule["percentage"] * (BUCKETS // 100))
+    return cut_off(rule["percentage"])

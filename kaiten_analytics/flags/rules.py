@@ -19,7 +19,7 @@ from kaiten_analytics.entities import Flag, FlagEvaluation
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.flags.context import attribute_problem, instance_slug, resolve
 from kaiten_analytics.flags.operators import OPERATORS, holds, kind, operand_problem
-from kaiten_analytics.flags.rollout import BUCKETS, bucket
+from kaiten_analytics.flags.rollout import bucket, covers
 from kaiten_analytics.flags.values import finite_number, flag_type, flag_value
 
 # OpenFeature's resolution reasons (openfeature.flag_evaluation.Reason)
@@ -189,8 +189,7 @@ class Evaluator:
         if slug is None:
             return RuleOutcome(index, False)
         position = bucket(self.flag.key, slug)
-        return RuleOutcome(index, position < round(rule["percentage"] * (BUCKETS // 100)),
-                           bucket=position)
+        return RuleOutcome(index, covers(position, rule["percentage"]), bucket=position)
 
 
 def evaluate(flag: Flag, context: Any) -> FlagEvaluation:
