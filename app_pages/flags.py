@@ -14,9 +14,6 @@ import streamlit as st
 import kaiten_analytics as ka
 from console.flags_tab import REASON_LABELS
 from console.session import kaiten
-from kaiten_analytics.flags.context import ATTRIBUTES, METADATA_PREFIX
-from kaiten_analytics.flags.explain import OPERATOR_WORDS
-from kaiten_analytics.flags.values import FLAG_TYPES, json_text, parse_json
 
 NEW = ""  # the picker's "new flag" choice
 PICKER = "flag"
@@ -55,7 +52,7 @@ def _forget(prefix: str) -> None:
 def _create() -> None:
     state = st.session_state
     try:
-        default = parse_json(state["new_default"], "default_value", state["new_type"])
+        default = ka.parse_json(state["new_default"], "default_value", state["new_type"])
         flag = kaiten().flags.create(
             state["new_key"], state["new_name"], state["new_type"], default,
             enabled=state["new_enabled"], rules=state["new_rules"],
@@ -72,7 +69,7 @@ def _create() -> None:
 def _save(key: str) -> None:
     state, prefix = st.session_state, f"edit_{key}_"
     try:
-        default = parse_json(state[prefix + "default"], "default_value", state[prefix + "type"])
+        default = ka.parse_json(state[prefix + "default"], "default_value", state[prefix + "type"])
         kaiten().flags.update(
             key, name=state[prefix + "name"], description=state[prefix + "description"],
             type=state[prefix + "type"], default_value=default, rules=state[prefix + "rules"],
@@ -114,7 +111,7 @@ def render_list(flags: pd.DataFrame) -> None:
         pd.DataFrame({
             "Key": flags["key"], "Name": flags["name"], "Type": flags["type"],
             "Enabled": flags["enabled"],
-            "Default": [json_text(value) for value in flags["default_value"]],
+            "Default": [ka.json_text(value) for value in flags["default_value"]],
             "Rules": flags["rule_count"], "Description": flags["description"],
             "Updated (UTC)": flags["updated_at"],
         }),
@@ -126,8 +123,9 @@ def render_list(flags: pd.DataFrame) -> None:
 
 def render_rules_help() -> None:
     """Explain the rule format next to the form."""
-    attributes = ", ".join(f"`{a}`" for a in ATTRIBUTES) + f", `{METADATA_PREFIX}<key>`"
-    operators = ", ".join(f"`{op}` ({words})" for op, words in OPERATOR_WORDS.items())
+    attributes = (", ".join(f"`{a}`" for a in ka.FLAG_ATTRIBUTES)
+                  + f", `{ka.FLAG_METADATA_PREFIX}<key>`")
+    operators = ", ".join(f"`{op}` ({words})" for op, words in ka.FLAG_OPERATORS.items())
     with st.expander("How rules work", icon=":material/help:"):
         st.markdown(
             "Rules are a JSON list; the first rule that applies serves its `value` "
@@ -162,7 +160,7 @@ def render_new_form() -> None:
                            "Applications ask for the flag by this key; it cannot change.")
         st.text_input("Name", key="new_name", placeholder="New billing page")
         st.text_area("Description", key="new_description", height=68)
-        st.selectbox("Type", FLAG_TYPES, key="new_type")
+        st.selectbox("Type", ka.FLAG_TYPES, key="new_type")
         st.text_input("Default value (JSON)", key="new_default",
                       help="Served when no rule applies. "
                            + ", ".join(f"{t}: {v}" for t, v in DEFAULT_EXAMPLES.items()))
@@ -178,14 +176,14 @@ def render_edit_form(flag: ka.Flag) -> None:
     """Draw the form editing ``flag`` (form left, the library's message right)."""
     state, prefix = st.session_state, f"edit_{flag.key}_"
     for field, value in {"name": flag.name, "description": flag.description, "type": flag.type,
-                         "default": json_text(flag.default_value),
+                         "default": ka.json_text(flag.default_value),
                          "rules": json.dumps(flag.rules, indent=2, ensure_ascii=False)}.items():
         state.setdefault(prefix + field, value)
     form, side = st.columns([2, 1])
     with form, st.form(f"edit_{flag.key}"):
         st.text_input("Name", key=prefix + "name")
         st.text_area("Description", key=prefix + "description", height=68)
-        st.selectbox("Type", FLAG_TYPES, key=prefix + "type")
+        st.selectbox("Type", ka.FLAG_TYPES, key=prefix + "type")
         st.text_input("Default value (JSON)", key=prefix + "default")
         st.text_area("Rules (JSON)", key=prefix + "rules", height=320)
         st.form_submit_button("Save changes", type="primary", on_click=_save, args=(flag.key,))
@@ -202,7 +200,7 @@ def render_exposure(k: ka.Kaiten, key: str) -> None:
         return
     st.dataframe(
         pd.DataFrame({
-            "Value": [json_text(value) for value in summary["value"]],
+            "Value": [ka.json_text(value) for value in summary["value"]],
             "Reason": [REASON_LABELS.get(reason, reason) for reason in summary["reason"]],
             "Rule": ["—" if pd.isna(rule) else f"rules[{rule}]" for rule in summary["rule"]],
             "Instances": summary["instances"], "Share": summary["share"],
@@ -212,10 +210,10 @@ def render_exposure(k: ka.Kaiten, key: str) -> None:
             format="%.1f%%", min_value=0, max_value=100)},
     )
     exposure = k.flags.exposure(key)
-    values = list(dict.fromkeys(json_text(value) for value in summary["value"]))
+    values = list(dict.fromkeys(ka.json_text(value) for value in summary["value"]))
     picker, _ = st.columns([2, 3])
     chosen = picker.selectbox("Which instances get", values, key=f"exposure_{key}_value")
-    shown = exposure[[json_text(value) == chosen for value in exposure["value"]]]
+    shown = exposure[[ka.json_text(value) == chosen for value in exposure["value"]]]
     st.dataframe(
         pd.DataFrame({
             "Instance": shown["instance"], "Customer": shown["customer"],

@@ -63,7 +63,8 @@ def render_overview(filters: FleetFilters, consumption: pd.DataFrame, tz: str) -
     pairs.metric("Metered entitlements", f"{len(consumption):,}", border=True,
                  help="Instance × NUMBER entitlement pairs")
     nearing.metric("Nearing a limit", f"{int(status.get('nearing', 0)):,}", border=True,
-                   help="At 80 % of the threshold or more, not yet at it")
+                   help=f"At {ka.NEARING_PERCENT:.0f} % of the threshold or more, not yet at "
+                        "it")
     at_limit.metric("At the limit", f"{int(status.get('at limit', 0)):,}", border=True)
 
     heatmap, fullest = st.columns(2)
@@ -100,7 +101,7 @@ def render_overview(filters: FleetFilters, consumption: pd.DataFrame, tz: str) -
 
 def render_nearing(filters: FleetFilters, tz: str) -> None:
     """Draw the pairs at or above a chosen share of their limit, fullest first."""
-    percent = st.slider("At or above", 50, 100, 80, step=5, format="%d%%",
+    percent = st.slider("At or above", 50, 100, int(ka.NEARING_PERCENT), step=5, format="%d%%",
                         key="fleet_nearing_percent", persist_state="session",
                         help="Share of the threshold used")
     frame = fleet_view("nearing_limits", filters, percent=float(percent))

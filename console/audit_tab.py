@@ -22,20 +22,18 @@ import kaiten_analytics as ka
 from console.event_log import ALL, EVENT_TYPES, payload_dialog, payload_open, render_event_log
 from console.usage_history import number_entitlements, render_usage_history, unit_of
 from kaiten_analytics import charts
-from kaiten_analytics.config import zone
-from kaiten_analytics.events import USAGE_ACCEPTED, USAGE_REJECTED, VALUE_GET
 
 LIVE_SECONDS = 5
 DAYS = (7, 30, 90)
 DEFAULT_DAYS = 30
 STATS_LABELS = ("Total Events", "Accepted", "Rejected", "Today")
 HOW_IT_WORKS = (
-    (VALUE_GET, "blue", "A client asked for an entitlement's value (`get_value`). Reads are "
-                        "always accepted; they show which features a customer checks."),
-    (USAGE_ACCEPTED, "green", "A usage report was recorded: the new aggregate stays within "
-                              "the threshold, so the stored usage moved."),
-    (USAGE_REJECTED, "red", "A usage report was refused because the new aggregate would exceed "
-                            "the threshold; the stored usage is unchanged."),
+    (ka.VALUE_GET, "blue", "A client asked for an entitlement's value (`get_value`). Reads "
+                           "are always accepted; they show which features a customer checks."),
+    (ka.USAGE_ACCEPTED, "green", "A usage report was recorded: the new aggregate stays "
+                                 "within the threshold, so the stored usage moved."),
+    (ka.USAGE_REJECTED, "red", "A usage report was refused because the new aggregate would "
+                               "exceed the threshold; the stored usage is unchanged."),
 )
 
 
@@ -109,7 +107,7 @@ def render_live_panel(kaiten: ka.Kaiten, slug: str, tz: str, entitlement: str | 
         render_value_section(kaiten, slug, entitlement, summary, tz)
     st.subheader("Event log")
     render_event_log(kaiten, slug, entitlement, tz)
-    st.caption(f"Read at {datetime.now(zone(tz)):%H:%M:%S %Z}.")
+    st.caption(f"Read at {datetime.now(ka.time_zone(tz)):%H:%M:%S %Z}.")
 
 
 def render_how_it_works() -> None:

@@ -16,10 +16,8 @@ from console import session
 from console.event_log import render_event_table
 from console.usage_history import number_entitlements, render_usage_history
 from kaiten_analytics import charts
-from kaiten_analytics.config import zone
 
 LATEST_ENTRIES = 10
-NEARING_PERCENT = 80.0  # the consumption chart's "nearing" band starts here too
 USAGE_COLUMNS = {
     "Entitlement": st.column_config.TextColumn("Entitlement"),
     "Slug": st.column_config.TextColumn("Slug"),
@@ -73,15 +71,10 @@ def usage_text(row: pd.Series) -> str:
 
 
 def status_text(row: pd.Series) -> str:
-    """Place an entitlement in a band: at limit, nearing, ok, unused, no limit or granted."""
+    """Say a row's status: the summary's band of a NUMBER, else granted or not granted."""
     if row["type"] != "NUMBER":
         return "granted" if row["granted"] not in (False, None) else "not granted"
-    percent = row["percent_used"]
-    if pd.isna(percent):
-        return "no limit" if row["granted"] is None or pd.isna(row["granted"]) else "unused"
-    if percent >= 100:
-        return "at limit"
-    return "nearing" if percent >= NEARING_PERCENT else "ok"
+    return row["status"]
 
 
 def usage_table(summary: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -106,7 +99,7 @@ def usage_table(summary: pd.DataFrame, tz: str) -> pd.DataFrame:
         "Used": summary["percent_used"].astype(float),
         "Status": [status_text(row) for row in rows],
         "Reports": summary["event_count"].astype(int),
-        "Last report": summary["updated_at"].dt.tz_convert(zone(tz)),
+        "Last report": summary["updated_at"].dt.tz_convert(ka.time_zone(tz)),
     }, columns=[*USAGE_COLUMNS, "Last report"])
 
 
@@ -120,12 +113,11 @@ def usage_columns(tz: str) -> dict[str, Any]:
 def summary_caption(summary: pd.DataFrame) -> str:
     """Say how many entitlements the license has, how many are metered and how many are full."""
     metered = summary[summary["type"] == "NUMBER"]
-    full = int((metered["percent_used"] >= 100).sum())
-    nearing = int(((metered["percent_used"] >= NEARING_PERCENT)
-                   & (metered["percent_used"] < 100)).sum())
+    full = int((metered["status"] == "at limit").sum())
+    nearing = int((metered["status"] == "nearing").sum())
     count = len(summary)
     return (f"{count} entitlement{'s' if count != 1 else ''} in this license · {len(metered)} "
-            f"metered · {full} at limit · {nearing} nearing it (≥ {NEARING_PERCENT:.0f}%)")
+            f"metered · {full} at limit · {nearing} nearing it (≥ {ka.NEARING_PERCENT:.0f}%)")
 
 
 def render_consumption(summary: pd.DataFrame) -> None:

@@ -20,15 +20,6 @@ import streamlit as st
 
 import kaiten_analytics as ka
 from kaiten_analytics.charts import CATEGORY_COLOURS
-from kaiten_analytics.config import zone
-from kaiten_analytics.events import (
-    ACCEPTED,
-    EVENTS,
-    REJECTED,
-    USAGE_ACCEPTED,
-    USAGE_REJECTED,
-    VALUE_GET,
-)
 
 PAGE_SIZE = 50
 #: how long a text search's page stands before a live refresh reads it again
@@ -37,14 +28,15 @@ SEARCH_TTL = 30
 ALL = ""
 #: what the console calls each event (product docs: "How it works")
 EVENT_TYPES = {
-    VALUE_GET: "Entitlement Read",
-    USAGE_ACCEPTED: "Usage Accepted",
-    USAGE_REJECTED: "Usage Rejected",
+    ka.VALUE_GET: "Entitlement Read",
+    ka.USAGE_ACCEPTED: "Usage Accepted",
+    ka.USAGE_REJECTED: "Usage Rejected",
 }
 # plain symbols, not emoji: they render in every font (a headless Chromium has no emoji font)
-STATUS_BADGES = {ACCEPTED: "✓ ACCEPTED", REJECTED: "✗ REJECTED"}
-STATUS_COLOURS = {ACCEPTED: CATEGORY_COLOURS["Accepted"], REJECTED: CATEGORY_COLOURS["Rejected"]}
-STATUS_LABELS = {ACCEPTED: "Accepted", REJECTED: "Rejected"}
+STATUS_BADGES = {ka.ACCEPTED: "✓ ACCEPTED", ka.REJECTED: "✗ REJECTED"}
+STATUS_COLOURS = {ka.ACCEPTED: CATEGORY_COLOURS["Accepted"],
+                  ka.REJECTED: CATEGORY_COLOURS["Rejected"]}
+STATUS_LABELS = {ka.ACCEPTED: "Accepted", ka.REJECTED: "Rejected"}
 #: session key of the event whose payload dialog is open (a plain dict, see ``open_payload``)
 PAYLOAD_KEY = "audit_payload_event"
 TABLE_COLUMNS = ["Event ID", "Event type", "Entitlement", "Status", "Time"]
@@ -67,7 +59,7 @@ class LogFilters:
 
 def end_of_local_day(day: date, tz: str) -> datetime:
     """Return the instant the local day after ``day`` starts in ``tz`` (an exclusive bound)."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone(tz))
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ka.time_zone(tz))
 
 
 def event_table(events: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -87,7 +79,7 @@ def event_table(events: pd.DataFrame, tz: str) -> pd.DataFrame:
         "Event type": [[EVENT_TYPES.get(name, name)] for name in events["event_name"]],
         "Entitlement": events["entitlement"].astype(str),
         "Status": [[status] for status in events["status"]],
-        "Time": events["created_at"].dt.tz_convert(zone(tz)),
+        "Time": events["created_at"].dt.tz_convert(ka.time_zone(tz)),
     }, columns=TABLE_COLUMNS)
 
 
@@ -97,7 +89,7 @@ def table_columns(tz: str) -> dict[str, Any]:
         "Event ID": st.column_config.TextColumn("Event ID", width="medium"),
         "Event type": st.column_config.MultiselectColumn(
             "Event type", options=list(EVENT_TYPES.values()),
-            color=[CATEGORY_COLOURS[EVENTS[name][1]] for name in EVENT_TYPES]),
+            color=[CATEGORY_COLOURS[ka.EVENT_CATEGORIES[name]] for name in EVENT_TYPES]),
         "Entitlement": st.column_config.TextColumn("Entitlement"),
         "Status": st.column_config.MultiselectColumn(
             "Status", options=list(STATUS_BADGES), color=list(STATUS_COLOURS.values()),
@@ -192,7 +184,7 @@ def payload_dialog(event: dict[str, Any], tz: str) -> None:
         "Value": [event["id"], EVENT_TYPES.get(event["event_name"], event["event_name"]),
                   event["event_name"], event["entitlement"],
                   STATUS_BADGES.get(event["status"], event["status"]),
-                  created.tz_convert(zone(tz)).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                  created.tz_convert(ka.time_zone(tz)).strftime("%Y-%m-%d %H:%M:%S %Z"),
                   created.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S.%f UTC")],
     }).set_index("Field"))
     st.markdown("**Payload**")

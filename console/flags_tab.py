@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from kaiten_analytics.flags.values import json_text
 
 REASON_LABELS = {
     "TARGETING_MATCH": "Targeting match",
@@ -24,7 +23,7 @@ def flags_table(evaluations: pd.DataFrame) -> pd.DataFrame:
     """Shape ``evaluate_all`` for display: values as JSON text, rules as ``rules[i]``."""
     return pd.DataFrame({
         "Flag": evaluations["name"],
-        "Value": [json_text(value) for value in evaluations["value"]],
+        "Value": [ka.json_text(value) for value in evaluations["value"]],
         "Reason": [REASON_LABELS.get(reason, reason) for reason in evaluations["reason"]],
         "Rule": ["—" if pd.isna(rule) else f"rules[{rule}]" for rule in evaluations["rule"]],
         "Why": evaluations["explanation"],
@@ -68,7 +67,7 @@ def _render_rules(kaiten: ka.Kaiten, evaluation: pd.Series) -> None:
         flag = kaiten.flags.get(evaluation["key"])
     except ka.NotFoundError:  # deleted since the table was drawn
         return
-    st.subheader(f"{flag.name} — `{json_text(evaluation['value'])}`")
+    st.subheader(f"{flag.name} — `{ka.json_text(evaluation['value'])}`")
     st.write(evaluation["explanation"])
     if flag.description:
         st.caption(flag.description)
@@ -83,4 +82,4 @@ def _render_rules(kaiten: ka.Kaiten, evaluation: pd.Series) -> None:
                     else " ← served this instance")
         with st.expander(label + mark, expanded=bool(mark)):
             st.json(rule, expanded=True)
-    st.caption(f"Default value: `{json_text(flag.default_value)}`")
+    st.caption(f"Default value: `{ka.json_text(flag.default_value)}`")

@@ -16,7 +16,6 @@ import streamlit as st
 
 import kaiten_analytics as ka
 from console import session
-from kaiten_analytics.config import database_url
 
 INSTANCE_LINK = r"instance\?instance=(.*)"  # LinkColumn shows the captured slug
 
@@ -48,9 +47,9 @@ def fleet_view(view: str, filters: FleetFilters, **options: Any) -> pd.DataFrame
 
     ``view`` is one of consumption, nearing_limits, blocked_demand, silent_metering,
     burn_down, forecast, utilisation_bands; the columns are that view's (see
-    ``kaiten_analytics.analytics.fleet``).
+    ``help(kaiten.fleet.<view>)``).
     """
-    return _view(database_url(), view, filters.customer, filters.license, filters.zone,
+    return _view(ka.database_url(), view, filters.customer, filters.license, filters.zone,
                  tuple(sorted(options.items())))
 
 

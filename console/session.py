@@ -15,7 +15,6 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from kaiten_analytics.config import database_url, default_timezone, zone
 
 TIMEZONE_KEY = "timezone"
 _ZONE_PICKER_KEY = "timezone_picker"
@@ -31,7 +30,7 @@ def _connect(url: str) -> ka.Kaiten:
 
 def kaiten() -> ka.Kaiten:
     """Return the connected library handle (one engine per database URL per server)."""
-    return _connect(database_url())
+    return _connect(ka.database_url())
 
 
 # --- cached reads --------------------------------------------------------------------------
@@ -64,27 +63,27 @@ def _zones(url: str) -> pd.DataFrame:
 
 def instances(customer: str | None = None) -> pd.DataFrame:
     """Return ``kaiten.instances.list(customer)`` (cached)."""
-    return _instances(database_url(), customer)
+    return _instances(ka.database_url(), customer)
 
 
 def instance(slug: str) -> ka.Instance:
     """Return ``kaiten.instances.get(slug)`` (cached); raises ``NotFoundError`` like it."""
-    return _instance(database_url(), slug)
+    return _instance(ka.database_url(), slug)
 
 
 def customers() -> pd.DataFrame:
     """Return ``kaiten.customers.list()`` (cached): slug, name, created_at."""
-    return _customers(database_url())
+    return _customers(ka.database_url())
 
 
 def licenses() -> pd.DataFrame:
     """Return ``kaiten.licenses.list()`` (cached): slug, name, description."""
-    return _licenses(database_url())
+    return _licenses(ka.database_url())
 
 
 def zones() -> pd.DataFrame:
     """Return ``kaiten.zones.list()`` (cached): slug, name."""
-    return _zones(database_url())
+    return _zones(ka.database_url())
 
 
 def clear_reads() -> None:
@@ -109,13 +108,13 @@ def _default_timezone() -> str:
     """``$KAITEN_TIMEZONE``, else the browser's zone, else UTC."""
     if os.environ.get("KAITEN_TIMEZONE"):
         try:
-            return default_timezone()
+            return ka.default_timezone()
         except ka.ValidationError:
             pass  # a misspelt setting must not take the console down; fall through
     browser = st.context.timezone
     if browser:
         try:
-            zone(browser)
+            ka.time_zone(browser)
             return browser
         except ka.ValidationError:
             pass
@@ -165,9 +164,9 @@ def local_time(value: datetime | pd.Timestamp | None, tz: str | None = None) -> 
     moment = pd.Timestamp(value)
     if moment.tzinfo is None:  # the library hands out aware UTC; be explicit if it did not
         moment = moment.tz_localize("UTC")
-    return moment.tz_convert(zone(tz or timezone())).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return moment.tz_convert(ka.time_zone(tz or timezone())).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def today(tz: str | None = None) -> date:
     """Return today's date in the viewer's zone, by the library's clock."""
-    return kaiten().db.now().astimezone(zone(tz or timezone())).date()
+    return kaiten().today(tz or timezone())

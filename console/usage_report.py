@@ -14,8 +14,6 @@ import streamlit as st
 
 import kaiten_analytics as ka
 from console import session
-from kaiten_analytics.config import database_url
-from kaiten_analytics.events import USAGE_REACHED
 
 FORM_KEY = "report_usage_form"
 VALUE_KEY = "report_value"
@@ -62,7 +60,7 @@ def meterable(instance: str) -> pd.DataFrame:
     Columns as the summary: entitlement, type, aggregation_method, granted (the threshold),
     usage, event_count, percent_used, updated_at, name, unit.
     """
-    summary = _summary(database_url(), instance)
+    summary = _summary(ka.database_url(), instance)
     return summary[summary["type"] == "NUMBER"].reset_index(drop=True)
 
 
@@ -153,7 +151,7 @@ def render_outcome(report: ka.UsageReport, unit: str | None) -> None:
                    icon=":material/block:")
     if report.reached:
         st.info(f"**Threshold reached**: the usage is now at its limit, and the outbox has "
-                f"a `{USAGE_REACHED}` event.", icon=":material/flag:")
+                f"a `{ka.USAGE_REACHED}` event.", icon=":material/flag:")
     usage, limit = st.columns(2)
     if report.accepted and before is not None:
         change = after - before
@@ -180,6 +178,5 @@ def render_outcome(report: ka.UsageReport, unit: str | None) -> None:
 
 
 def _share(usage: float | None, threshold: float | None) -> str | None:
-    if usage is None or threshold is None or pd.isna(threshold) or threshold <= 0:
-        return None
-    return f"{usage / threshold * 100:.0f}% used"
+    percent = ka.percent_used(usage, threshold)
+    return None if pd.isna(percent) else f"{percent:.0f}% used"

@@ -9,6 +9,8 @@
 from kaiten_analytics.analytics.audit_log import EventCount
 from kaiten_analytics.analytics.fleet import NO_ZONE
 from kaiten_analytics.client import Kaiten
+from kaiten_analytics.config import database_url, default_timezone
+from kaiten_analytics.config import zone as time_zone
 from kaiten_analytics.entities import (
     ApiKey,
     AuditStats,
@@ -23,6 +25,12 @@ from kaiten_analytics.entities import (
     UsageReport,
     Zone,
 )
+from kaiten_analytics.enumerations import (
+    AGGREGATION_METHODS,
+    CONSOLE_ROLES,
+    ENTITLEMENT_TYPES,
+    FLAG_TYPES,
+)
 from kaiten_analytics.errors import (
     ConflictError,
     KaitenError,
@@ -31,11 +39,48 @@ from kaiten_analytics.errors import (
     UnavailableError,
     ValidationError,
 )
-from kaiten_analytics.events import EVENT_NAMES
+from kaiten_analytics.events import (
+    ACCEPTED,
+    EVENT_CATEGORIES,
+    EVENT_NAMES,
+    REJECTED,
+    USAGE_ACCEPTED,
+    USAGE_REACHED,
+    USAGE_REJECTED,
+    VALUE_GET,
+)
+from kaiten_analytics.flags.context import ATTRIBUTES as FLAG_ATTRIBUTES
+from kaiten_analytics.flags.context import METADATA_PREFIX as FLAG_METADATA_PREFIX
+from kaiten_analytics.flags.explain import OPERATOR_WORDS as FLAG_OPERATORS
+from kaiten_analytics.flags.values import json_text, parse_json
+from kaiten_analytics.limit_status import (
+    AT_LIMIT_PERCENT,
+    LIMIT_STATUSES,
+    NEARING_PERCENT,
+    limit_status,
+    percent_used,
+)
 
 __all__ = [
+    "ACCEPTED",
+    "AGGREGATION_METHODS",
+    "AT_LIMIT_PERCENT",
+    "CONSOLE_ROLES",
+    "ENTITLEMENT_TYPES",
+    "EVENT_CATEGORIES",
     "EVENT_NAMES",
+    "FLAG_ATTRIBUTES",
+    "FLAG_METADATA_PREFIX",
+    "FLAG_OPERATORS",
+    "FLAG_TYPES",
+    "LIMIT_STATUSES",
+    "NEARING_PERCENT",
     "NO_ZONE",
+    "REJECTED",
+    "USAGE_ACCEPTED",
+    "USAGE_REACHED",
+    "USAGE_REJECTED",
+    "VALUE_GET",
     "ApiKey",
     "AuditStats",
     "ConflictError",
@@ -57,6 +102,13 @@ __all__ = [
     "ValidationError",
     "Zone",
     "connect",
+    "database_url",
+    "default_timezone",
+    "json_text",
+    "limit_status",
+    "parse_json",
+    "percent_used",
+    "time_zone",
 ]
 
 

@@ -13,10 +13,21 @@ import pandas as pd
 from kaiten_analytics.analytics.fleet import BANDS
 from kaiten_analytics.config import zone
 from kaiten_analytics.events import CATEGORIES
+from kaiten_analytics.limit_status import (
+    AT_LIMIT,
+    AT_LIMIT_PERCENT,
+    NEARING,
+    NO_LIMIT,
+    OK,
+    UNUSED,
+    limit_status,
+)
 
 CATEGORY_COLOURS = {"Read": "#4C78A8", "Accepted": "#54A24B", "Rejected": "#E45756"}
-STATUS_COLOURS = {"ok": "#54A24B", "nearing": "#F58518", "at limit": "#E45756",
-                  "unused": "#BAB0AC", "no limit": "#4C78A8"}
+STATUS_COLOURS = {OK: "#54A24B", NEARING: "#F58518", AT_LIMIT: "#E45756",
+                  UNUSED: "#BAB0AC", NO_LIMIT: "#4C78A8"}
+#: the statuses a bar of the consumption chart can have (it draws limited, used pairs only)
+_BAR_STATUSES = (OK, NEARING, AT_LIMIT)
 
 
 def activity_timeline_chart(timeline: pd.DataFrame, title: str = "Activity") -> alt.Chart:
@@ -96,23 +107,21 @@ def consumption_chart(consumption: pd.DataFrame, title: str = "Consumption vs th
     data["threshold"] = threshold.astype(float)
     data["label"] = (data["instance"] + " · " + data["entitlement"]
                      if "instance" in data else data["entitlement"])
-    data["status"] = data["percent_used"].map(
-        lambda p: "at limit" if p >= 100 else "nearing" if p >= 80 else "ok")
+    data["status"] = limit_status(data["usage"], data["threshold"])
     data = data[["label", "percent_used", "usage", "threshold", "status"]]
     bars = alt.Chart(data, title=title).mark_bar().encode(
         y=alt.Y("label:N", title=None, sort="-x"),
         x=alt.X("percent_used:Q", title="% of threshold used",
-                scale=alt.Scale(domain=[0, max(100.0, float(data["percent_used"].max()
-                                                             if len(data) else 100))])),
+                scale=alt.Scale(domain=[0, max(AT_LIMIT_PERCENT, float(
+                    data["percent_used"].max() if len(data) else AT_LIMIT_PERCENT))])),
         color=alt.Color("status:N", title="Status",
-                        scale=alt.Scale(domain=["ok", "nearing", "at limit"],
-                                        range=[STATUS_COLOURS[s] for s in
-                                               ("ok", "nearing", "at limit")])),
+                        scale=alt.Scale(domain=list(_BAR_STATUSES),
+                                        range=[STATUS_COLOURS[s] for s in _BAR_STATUSES])),
         tooltip=["label:N", alt.Tooltip("percent_used:Q", format=".1f"), "usage:Q",
                  "threshold:Q"],
     )
     limit = alt.Chart(data).mark_rule(color="#E45756", strokeDash=[6, 4]).encode(
-        x=alt.datum(100))
+        x=alt.datum(AT_LIMIT_PERCENT))
     return alt.layer(bars, limit)
 
 

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import kaiten_analytics as ka
 from kaiten_analytics import cli_api, cli_keys, cli_users
-from kaiten_analytics.client import Kaiten
-from kaiten_analytics.errors import KaitenError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,14 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     args.url = getattr(args, "url", None)
     try:
         return _run(args)
-    except KaitenError as error:
+    except ka.KaitenError as error:
         print(f"kaiten: {error}", file=sys.stderr)
         return 2
 
 
 def _run(args: argparse.Namespace) -> int:
-    import kaiten_analytics as ka
-
     if args.command == "console":
         return _console(args)
     if args.command == "api":
@@ -75,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         kaiten.close()
 
 
-def _run_with(kaiten: Kaiten, args: argparse.Namespace) -> int:
+def _run_with(kaiten: ka.Kaiten, args: argparse.Namespace) -> int:
     if args.command == "users":
         return cli_users.run(args, kaiten)
     if args.command == "keys":
@@ -84,19 +81,16 @@ def _run_with(kaiten: Kaiten, args: argparse.Namespace) -> int:
         if args.db_command == "upgrade":
             print(f"{kaiten.url}: at the newest schema")
         else:
-            from kaiten_analytics.service.usage import purge_idempotency_keys
-
-            removed = purge_idempotency_keys(kaiten.db, args.older_than_hours)
+            removed = kaiten.usage.purge_keys(older_than_hours=args.older_than_hours)
             print(f"removed {removed} expired idempotency keys")
         return 0
-    from kaiten_analytics.demo.build import build_demo
-
     if args.if_empty and len(kaiten.customers.list()):
         print(f"{kaiten.url} already has data; leaving it as it is")
         return 0
-    summary = build_demo(kaiten, customers=args.customers, instances=args.instances,
-                         events=args.events, big_instance_events=args.big_instance_events,
-                         days=args.days, seed=args.seed, progress=not args.quiet)
+    summary = kaiten.demo.build(customers=args.customers, instances=args.instances,
+                                events=args.events,
+                                big_instance_events=args.big_instance_events, days=args.days,
+                                seed=args.seed, progress=not args.quiet)
     print(summary)
     return 0
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kaiten_analytics.client import Kaiten
-from kaiten_analytics.db.models import CONSOLE_ROLES
+import kaiten_analytics as ka
 
 
 def add_parser(commands: argparse._SubParsersAction, url_parent: argparse.ArgumentParser
@@ -20,14 +19,14 @@ def add_parser(commands: argparse._SubParsersAction, url_parent: argparse.Argume
     add = user_commands.add_parser("add", parents=[url_parent],
                                    help="give EMAIL a role (or change the role it has)")
     add.add_argument("email")
-    add.add_argument("--role", required=True, choices=CONSOLE_ROLES)
+    add.add_argument("--role", required=True, choices=ka.CONSOLE_ROLES)
     user_commands.add_parser("list", parents=[url_parent], help="list console users")
     remove = user_commands.add_parser("remove", parents=[url_parent],
                                       help="take EMAIL's console access away")
     remove.add_argument("email")
 
 
-def run(args: argparse.Namespace, kaiten: Kaiten) -> int:
+def run(args: argparse.Namespace, kaiten: ka.Kaiten) -> int:
     """Run one ``kaiten users`` subcommand; library errors propagate to ``kaiten``'s handler."""
     if args.users_command == "add":
         user = kaiten.users.add(args.email, args.role)

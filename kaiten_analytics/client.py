@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,7 @@ from kaiten_analytics.analytics.instances import list_instances
 from kaiten_analytics.analytics.rollup_check import rollup_mismatches
 from kaiten_analytics.analytics.usage import usage_summary
 from kaiten_analytics.analytics.value_over_time import value_over_time
+from kaiten_analytics.config import zone as time_zone
 from kaiten_analytics.entities import (
     ApiKey,
     AuditStats,
@@ -143,6 +145,29 @@ class Usage(_Namespace):
     def summary(self, instance: str) -> pd.DataFrame:
         """One row per entitlement of the license; see ``analytics.usage.usage_summary``."""
         return usage_summary(self._db, instance)
+
+    def purge_keys(self, older_than_hours: float | None = None) -> int:
+        """Delete the idempotency keys past their retention; return how many went.
+
+        A key is honoured for 7 days; older ones only take space, and ``kaiten db purge-keys``
+        (run it daily) calls this.
+
+        Parameters
+        ----------
+        older_than_hours
+            Delete keys created more than this many hours ago; default the 7-day retention.
+
+        Returns
+        -------
+        int
+            The number of keys deleted.
+
+        Raises
+        ------
+        ValidationError
+            ``older_than_hours`` is under 24 (a retry may still be in flight) or not a number.
+        """
+        return usage.purge_idempotency_keys(self._db, older_than_hours=older_than_hours)
 
 
 class Audit(_Namespace):
@@ -395,8 +420,53 @@ class Keys(_Namespace):
         return keys.authenticate(self._db, secret=secret)
 
 
+class Demo(_Namespace):
+    """``kaiten.demo``: fill an empty database with a realistic demo fleet."""
+
+    def build(self, *, customers: int = 5, instances: int = 30, events: int = 20_000,
+              big_instance_events: int = 0, days: int = 90, seed: int = 7,
+              progress: bool = True) -> str:
+        """Create the demo catalogue, fleet, flags and usage history; return a summary line.
+
+        Every event goes through the metering rules of a live report, so usage, the audit
+        trail and its rollups agree. The same ``seed`` builds the same data.
+
+        Parameters
+        ----------
+        customers, instances
+            How many customers and instances (spread over them) to create.
+        events
+            About how many audit events of history to write over the last ``days`` days.
+        big_instance_events
+            Events for one extra, busy instance ``megacorp-prod`` (0: none).
+        seed
+            The random seed.
+        progress
+            Show a progress bar on the terminal.
+
+        Returns
+        -------
+        str
+            e.g. ``"demo data: 5 customers, 30 instances, 20,000 audit events over 90 days"``.
+
+        Raises
+        ------
+        ConflictError
+            The database already holds a demo slug (build into an empty database).
+        """
+        from kaiten_analytics.demo.build import build_demo
+
+        return build_demo(self._db, customers=customers, instances=instances, events=events,
+                          big_instance_events=big_instance_events, days=days, seed=seed,
+                          progress=progress)
+
+
 class Kaiten:
-    """A connected Kaiten Analytics database. Build it with :func:`kaiten_analytics.connect`."""
+    """A connected Kaiten Analytics database. Build it with :func:`kaiten_analytics.connect`.
+
+    ``db`` is the service layer's handle (engine and clock) for the library's own code and its
+    tests; the faces — console, notebooks, CLI, API — use the namespaces only.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -411,6 +481,7 @@ class Kaiten:
         self.fleet = Fleet(db)
         self.keys = Keys(db)
         self.users = Users(db)
+        self.demo = Demo(db)
 
     @property
     def url(self) -> str:
@@ -436,6 +507,24 @@ class Kaiten:
         """
         with self.db.read() as connection:
             connection.exec_driver_sql("SELECT 1")
+
+    def now(self) -> datetime:
+        """Return the current time by the handle's clock (aware, UTC).
+
+        The clock given to :func:`kaiten_analytics.connect` (a test's fake clock, say), so a
+        face asking "what time is it" agrees with every timestamp the library writes.
+        """
+        return self.db.now()
+
+    def today(self, tz: str = "UTC") -> date:
+        """Return today's date in the IANA time zone ``tz``, by the handle's clock.
+
+        Raises
+        ------
+        ValidationError
+            ``tz`` is not an IANA time zone name (field ``tz``).
+        """
+        return self.db.now().astimezone(time_zone(tz)).date()
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -16,3 +16,5 @@ ENTITLEMENT_TYPES: Final = ("NUMBER", "BOOLEAN", "STRING")
 AGGREGATION_METHODS: Final = ("SUM", "COUNT", "AVERAGE", "MAX", "MIN", "LATEST")
 #: the value types a feature flag serves
 FLAG_TYPES: Final = ("boolean", "string", "number", "json")
+#: what a signed-in console user may do: everything, or look at everything and change nothing
+CONSOLE_ROLES: Final = ("admin", "viewer")

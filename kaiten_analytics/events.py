@@ -21,6 +21,8 @@ EVENTS: Final = {
     USAGE_REJECTED: (REJECTED, "Rejected", "rejected"),
 }
 CATEGORIES: Final = ("Read", "Accepted", "Rejected")
+#: event name -> the console category it is counted in (Read, Accepted, Rejected)
+EVENT_CATEGORIES: Final = {name: category for name, (_, category, _) in EVENTS.items()}
 ROLLUP_COLUMNS: Final = {category: column for _, category, column in EVENTS.values()}
 
 #: outbox event types

@@ -6,8 +6,14 @@ import re
 
 import sqlalchemy as sa
 
+import kaiten_analytics as ka
 from kaiten_analytics.db.models import metadata
-from kaiten_analytics.enumerations import AGGREGATION_METHODS, ENTITLEMENT_TYPES, FLAG_TYPES
+from kaiten_analytics.enumerations import (
+    AGGREGATION_METHODS,
+    CONSOLE_ROLES,
+    ENTITLEMENT_TYPES,
+    FLAG_TYPES,
+)
 
 #: constraint name -> the values its SQL may list
 CONSTRAINTS = {
@@ -15,6 +21,7 @@ CONSTRAINTS = {
     # "type = 'NUMBER' AND aggregation_method IN (...)": the one type that aggregates, too
     ("entitlements", "ck_entitlements_aggregation_method"): {*AGGREGATION_METHODS, "NUMBER"},
     ("feature_flags", "ck_feature_flags_type"): set(FLAG_TYPES),
+    ("console_users", "ck_console_users_role"): set(CONSOLE_ROLES),
 }
 
 
@@ -42,3 +49,10 @@ def test_the_migrated_schema_allows_exactly_the_enumerations(kaiten):
                 found[(table, name)] = _literals(constraint["sqltext"])
     assert found == CONSTRAINTS
 
+
+
+def test_the_public_names_are_the_enumerations():
+    assert ka.ENTITLEMENT_TYPES == ENTITLEMENT_TYPES
+    assert ka.AGGREGATION_METHODS == AGGREGATION_METHODS
+    assert ka.FLAG_TYPES == FLAG_TYPES
+    assert ka.CONSOLE_ROLES == CONSOLE_ROLES

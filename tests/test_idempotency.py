@@ -65,16 +65,14 @@ def test_keys_are_kept_seven_days_then_purged(catalogue, clock):
     first = catalogue.usage.report("acme-prod", "m-sum", 1, idempotency_key="old")
     clock.advance(days=6, hours=23)
     assert catalogue.usage.report("acme-prod", "m-sum", 1, idempotency_key="old") == first
-    from kaiten_analytics.service.usage import purge_idempotency_keys
-
-    assert purge_idempotency_keys(catalogue.db) == 0
+    assert catalogue.usage.purge_keys() == 0
     clock.advance(hours=2)
-    assert purge_idempotency_keys(catalogue.db) == 1
+    assert catalogue.usage.purge_keys() == 1
     with catalogue.db.engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(
             idempotency_keys)).scalar() == 0
     with pytest.raises(ka.ValidationError):
-        purge_idempotency_keys(catalogue.db, older_than_hours=1)
+        catalogue.usage.purge_keys(older_than_hours=1)
 
 
 def test_an_expired_key_is_a_new_request(catalogue, clock):

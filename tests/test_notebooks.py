@@ -22,7 +22,6 @@ import pytest
 from conftest import ENGINES, fresh_database_url
 
 import kaiten_analytics as ka
-from kaiten_analytics.demo.build import build_demo
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOK_NAMES = ["01_instance_usage.ipynb", "02_threshold_forecast.ipynb",
@@ -46,7 +45,7 @@ def demo_url(engine_name: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """A fresh database of the engine under test, filled by the demo builder."""
     url, cleanup = fresh_database_url(engine_name, tmp_path_factory.mktemp(engine_name))
     kaiten = ka.connect(url)
-    build_demo(kaiten, events=DEMO_EVENTS, progress=False)
+    kaiten.demo.build(events=DEMO_EVENTS, progress=False)
     kaiten.close()
     yield url
     cleanup()

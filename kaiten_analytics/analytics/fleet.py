@@ -27,15 +27,22 @@ from kaiten_analytics.db.models import (
     license_entitlements,
     licenses,
 )
+from kaiten_analytics.db.usage_json import decode_usage
 from kaiten_analytics.errors import ValidationError
+from kaiten_analytics.limit_status import (
+    AT_LIMIT,
+    AT_LIMIT_PERCENT,
+    NEARING_PERCENT,
+    limit_status,
+    percent_used,
+)
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.lookup import id_for
 
 PAIR_COLUMNS = ["instance", "customer", "license", "deployment_zone", "entitlement",
                 "aggregation_method", "unit", "threshold", "usage", "event_count",
                 "updated_at", "license_start", "license_end"]
-NEARING_PERCENT = 80.0
-BANDS = ["0–20%", "20–40%", "40–60%", "60–80%", "80–100%", "at limit"]
+BANDS = ["0–20%", "20–40%", "40–60%", "60–80%", "80–100%", AT_LIMIT]
 MIN_FORECAST_DAYS = 3
 #: the ``zone`` filter for instances without a deployment zone (never a valid slug)
 NO_ZONE = "(none)"
@@ -72,12 +79,11 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
     records = []
     for (inst, cust, lic, zn, ent, method, unit, threshold, usage, updated, start, end,
          instance_id, entitlement_id) in rows:
-        usage = usage or {}
+        current, event_count = decode_usage(usage)
         records.append((inst, cust, lic, zn, ent, method, unit,
                         np.nan if threshold is None else float(threshold),
-                        np.nan if usage.get("value") is None else float(usage["value"]),
-                        int(usage.get("event_count", 0)), updated if usage else None,
-                        start, end, instance_id, entitlement_id))
+                        np.nan if current is None else current, event_count,
+                        updated if usage else None, start, end, instance_id, entitlement_id))
     df = pd.DataFrame(records, columns=[*PAIR_COLUMNS, "instance_id", "entitlement_id"])
     df["updated_at"] = pd.to_datetime(df["updated_at"], utc=True)
     for column in ("threshold", "usage"):
@@ -86,17 +92,10 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
     return df
 
 
-def _percent(usage: pd.Series, threshold: pd.Series) -> pd.Series:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        percent = usage / threshold * 100.0
-    percent[threshold == 0] = np.where(usage[threshold == 0] >= 0, 100.0, 0.0)
-    return percent.astype("float64")
-
-
 def _band(percent: float) -> str | None:
     if math.isnan(percent):
         return None
-    if percent >= 100.0:
+    if percent >= AT_LIMIT_PERCENT:
         return BANDS[-1]
     return BANDS[min(int(percent // 20), 4)]
 
@@ -112,16 +111,13 @@ def consumption(db: Database, customer: str | None = None, license: str | None =
         threshold (NaN = no limit), usage (NaN before the first report), event_count,
         updated_at (aware UTC), license_start, license_end, percent_used (NaN without a limit
         or usage), band (``0–20%`` … ``80–100%``, ``at limit``; None without a percentage),
-        status (``no limit``, ``unused``, ``ok``, ``nearing`` (≥ 80 %), ``at limit``).
+        status (:func:`kaiten_analytics.limit_status`: ``no limit``, ``unused``, ``ok``,
+        ``nearing`` (≥ 80 %), ``at limit``).
     """
     df = _pairs(db, customer, license, zone).drop(columns=["instance_id", "entitlement_id"])
-    df["percent_used"] = _percent(df["usage"], df["threshold"])
+    df["percent_used"] = percent_used(df["usage"], df["threshold"])
     df["band"] = df["percent_used"].map(_band).astype("object")
-    df["status"] = np.select(
-        [df["threshold"].isna(), df["usage"].isna(), df["percent_used"] >= 100.0,
-         df["percent_used"] >= NEARING_PERCENT],
-        ["no limit", "unused", "at limit", "nearing"], default="ok",
-    )
+    df["status"] = limit_status(df["usage"], df["threshold"])
     return df
 
 
@@ -139,7 +135,7 @@ def nearing_limits(db: Database, percent: float = NEARING_PERCENT, customer: str
         raise ValidationError("percent", "must be a number ≥ 0")
     df = consumption(db, customer, license, zone)
     df = df[df["percent_used"] >= percent].copy()
-    df["at_limit"] = df["percent_used"] >= 100.0
+    df["at_limit"] = df["status"] == AT_LIMIT
     return df.sort_values(["percent_used", "instance"], ascending=[False, True],
                           kind="stable").reset_index(drop=True)
 
@@ -322,11 +318,12 @@ def forecast(db: Database, window_days: int = 30, customer: str | None = None,
         denominator = n * df["sxx"] - df["sx"] ** 2
         slope = (n * df["sxy"] - df["sx"] * df["sy"]) / denominator
     df["slope_per_day"] = slope.where(df["n"] >= MIN_FORECAST_DAYS).astype(float)
-    df["percent_used"] = _percent(df["usage"], df["threshold"])
+    df["percent_used"] = percent_used(df["usage"], df["threshold"])
     headroom = df["threshold"] - df["usage"]
     days_to = (headroom / df["slope_per_day"]).where(df["slope_per_day"] > 0)
     reason = np.select(
-        [df["usage"].isna(), df["usage"] >= df["threshold"], df["n"] < MIN_FORECAST_DAYS,
+        [df["usage"].isna(), limit_status(df["usage"], df["threshold"]) == AT_LIMIT,
+         df["n"] < MIN_FORECAST_DAYS,
          ~(df["slope_per_day"] > 0)],
         ["unused", "at limit", "not enough data", "flat or falling"], default="forecast")
     df["reason"] = reason

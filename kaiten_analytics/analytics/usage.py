@@ -8,12 +8,14 @@ import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.db.models import entitlement_usage, entitlements, license_entitlements
+from kaiten_analytics.db.usage_json import decode_usage
+from kaiten_analytics.limit_status import limit_status, percent_used
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.lookup import instance_row
 
 SUMMARY_COLUMNS = [
     "entitlement", "type", "aggregation_method", "granted", "usage", "event_count",
-    "percent_used", "updated_at", "name", "unit",
+    "percent_used", "updated_at", "name", "unit", "status",
 ]
 
 
@@ -26,8 +28,11 @@ def usage_summary(db: Database, instance: str) -> pd.DataFrame:
         entitlement (slug), type, aggregation_method, granted (the license value: the
         threshold for NUMBER, None = no limit), usage (current aggregate, NaN before the
         first accepted report or for non-NUMBER), event_count (accepted reports, 0 before
-        the first), percent_used (0–100 of the threshold, NaN without a limit), updated_at
-        (aware UTC, NaT before the first report), name, unit — ordered by entitlement.
+        the first), percent_used (0–100 of the threshold, NaN without a limit or usage:
+        :func:`kaiten_analytics.percent_used`), updated_at (aware UTC, NaT before the first
+        report), name, unit, status (NUMBER: ``no limit``, ``unused``, ``ok``, ``nearing``,
+        ``at limit`` as :func:`kaiten_analytics.limit_status` and ``fleet.consumption`` say;
+        None for BOOLEAN and STRING) — ordered by entitlement.
     """
     eu, le = entitlement_usage, license_entitlements
     with db.read() as connection:
@@ -45,23 +50,16 @@ def usage_summary(db: Database, instance: str) -> pd.DataFrame:
         ).all()
     records = []
     for slug, type_, method, granted, usage, updated_at, name, unit in rows:
-        usage = usage or {}
-        current = usage.get("value")
+        current, event_count = decode_usage(usage)
+        metered = type_ == "NUMBER"
         records.append((slug, type_, method, granted,
-                        np.nan if current is None else float(current),
-                        int(usage.get("event_count", 0)),
-                        _percent(type_, current, granted),
-                        updated_at if usage else None, name, unit))
+                        np.nan if current is None else current, event_count,
+                        percent_used(current, granted) if metered else np.nan,
+                        updated_at if usage else None, name, unit,
+                        limit_status(current, granted) if metered else None))
     df = frame(records, SUMMARY_COLUMNS, times=("updated_at",))
     df["usage"] = df["usage"].astype("float64")
     df["percent_used"] = df["percent_used"].astype("float64")
     df["event_count"] = df["event_count"].astype("int64")
     return df
 
-
-def _percent(type_: str, current, granted) -> float:
-    if type_ != "NUMBER" or current is None or granted is None:
-        return np.nan
-    if granted == 0:
-        return 100.0 if current >= 0 else 0.0
-    return float(current) / float(granted) * 100.0

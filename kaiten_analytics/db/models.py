@@ -14,7 +14,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from kaiten_analytics.db.types import JSONType, UTCDateTime
-from kaiten_analytics.enumerations import AGGREGATION_METHODS, ENTITLEMENT_TYPES, FLAG_TYPES
+from kaiten_analytics.enumerations import (
+    AGGREGATION_METHODS,
+    CONSOLE_ROLES,
+    ENTITLEMENT_TYPES,
+    FLAG_TYPES,
+)
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -231,8 +236,6 @@ api_keys = sa.Table(
 )
 
 
-CONSOLE_ROLES = ("admin", "viewer")
-
 # Who may use the console when sign-in is configured: an email (normalised to lower case) and
 # its role. An email that is not here signs in to a "no access" page.
 console_users = sa.Table(
@@ -243,8 +246,9 @@ console_users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.CheckConstraint("role IN ('admin', 'viewer')", name="role"),
+    sa.CheckConstraint(f"role IN {one_of(CONSOLE_ROLES)}", name="role"),
 )
+
 
 def instances_in_context() -> sa.Join:
     """``instances`` joined to its customer, license and (optional) zone: select from this."""

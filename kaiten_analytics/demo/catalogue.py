@@ -71,7 +71,7 @@ def create_catalogue(kaiten: Kaiten, customers: int = 5, instances: int = 30,
         slug = company.lower().replace(" ", "-") + suffix
         kaiten.customers.create(slug, company + (f" {suffix[1:]}" if suffix else ""))
         customer_slugs.append(slug)
-    today = kaiten.db.now().date()
+    today = kaiten.today()
     created = []
     for n in range(instances):
         customer = customer_slugs[n % customers]

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from tqdm import tqdm
 
-from kaiten_analytics.client import Kaiten
+from kaiten_analytics.db.usage_json import encode_usage
 from kaiten_analytics.demo.catalogue import LICENSES, DemoInstance
-from kaiten_analytics.service.aggregation import usage_value
+from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.ledger import Ledger
 from kaiten_analytics.service.usage import apply_in_ledger, record_read
 
@@ -88,7 +88,7 @@ def _plans(fleet: list[DemoInstance], events: int, big: tuple[str, int] | None,
     return plans
 
 
-def write_history(kaiten: Kaiten, fleet: list[DemoInstance], events: int, days: int,
+def write_history(db: Database, fleet: list[DemoInstance], events: int, days: int,
                   seed: int = 7, big: tuple[str, int] | None = None,
                   progress: bool = True) -> int:
     """Write about ``events`` events over the last ``days`` days; return how many were written.
@@ -98,7 +98,7 @@ def write_history(kaiten: Kaiten, fleet: list[DemoInstance], events: int, days: 
     """
     rng = random.Random(seed)
     np_rng = np.random.default_rng(seed)
-    now = kaiten.db.now()
+    now = db.now()
     start = (now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     licenses = {i.slug: i.license for i in fleet}
     if big is not None:
@@ -112,7 +112,7 @@ def write_history(kaiten: Kaiten, fleet: list[DemoInstance], events: int, days: 
             times = _times(np_rng, plan.events, start, days)
             times = times[times <= now.timestamp()]
             for chunk in _chunks(times):
-                written += _write_chunk(kaiten, plan, entitlements, chunk, start, days, rng)
+                written += _write_chunk(db, plan, entitlements, chunk, start, days, rng)
                 bar.update(len(chunk))
     return written
 
@@ -122,13 +122,13 @@ def _chunks(times: np.ndarray) -> Iterator[np.ndarray]:
         yield times[begin:begin + CHUNK]
 
 
-def _write_chunk(kaiten: Kaiten, plan: _Plan, entitlements: dict[str, float | None],
+def _write_chunk(db: Database, plan: _Plan, entitlements: dict[str, float | None],
                  times: np.ndarray, start: datetime, days: int, rng: random.Random) -> int:
     slugs = list(entitlements)
     weights = [WEIGHTS[s] for s in slugs]
     expected = {s: plan.events * (1 - READ_SHARE) * WEIGHTS[s] / sum(weights) for s in slugs}
     span = days * 86_400
-    with kaiten.db.transaction() as connection:
+    with db.transaction() as connection:
         ledger = Ledger(connection)
         targets = {s: ledger.resolve(plan.instance, s) for s in slugs}
         ledger.lock_many(list(targets.values()))
@@ -141,7 +141,7 @@ def _write_chunk(kaiten: Kaiten, plan: _Plan, entitlements: dict[str, float | No
             target = targets[slug]
             if is_read:
                 aggregate, count = ledger.lock_usage(target)
-                record_read(ledger, target, at, usage_value(aggregate, count))
+                record_read(ledger, target, at, encode_usage(aggregate, count))
                 continue
             progress = (seconds - start.timestamp()) / span
             value = _value(slug, entitlements[slug], int(expected[slug]), plan.pressure,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kaiten_analytics.db.usage_json import json_number as number
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -56,18 +58,3 @@ def apply_report(method: str, current: float | None, count: int, value: float,
                                                                 or current < threshold)
     return Outcome(True, new, new, count + 1, reached, None)
 
-
-def number(value: float | None) -> float | int | None:
-    """Return ``value`` as an int when it is a whole number that JSON can carry exactly."""
-    if value is None:
-        return None
-    if float(value).is_integer() and abs(value) < 2**53:
-        return int(value)
-    return float(value)
-
-
-def usage_value(aggregate: float | None, event_count: int) -> dict | None:
-    """Return the stored usage shape ``{"type": "number", "value", "event_count"}``."""
-    if aggregate is None:
-        return None
-    return {"type": "number", "value": number(aggregate), "event_count": event_count}

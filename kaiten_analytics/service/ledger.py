@@ -45,10 +45,10 @@ from kaiten_analytics.db.models import (
     outbox_events,
 )
 from kaiten_analytics.db.upsert import insert_for
+from kaiten_analytics.db.usage_json import decode_usage, encode_usage
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import EVENTS
 from kaiten_analytics.service import rollups
-from kaiten_analytics.service.aggregation import usage_value
 from kaiten_analytics.service.rollups import ROLLUPS, Rollup, RollupKey
 
 
@@ -309,7 +309,7 @@ class Ledger:
             ("insert_audit", self._audit),
             ("update_usage", [
                 {"k_instance_id": instance_id, "k_entitlement_id": entitlement_id,
-                 "k_value": usage_value(state.aggregate, state.count),
+                 "k_value": encode_usage(state.aggregate, state.count),
                  "k_at": state.updated_at}
                 for (instance_id, entitlement_id), state in self._usage.items() if state.dirty
             ]),
@@ -346,7 +346,4 @@ def _write(connection: sa.Connection, name: str, rows: list[dict[str, Any]]) -> 
 
 
 def _state(usage: dict | None) -> _UsageState:
-    value = usage or {}
-    aggregate = value.get("value")
-    return _UsageState(None if aggregate is None else float(aggregate),
-                       int(value.get("event_count", 0)))
+    return _UsageState(*decode_usage(usage))

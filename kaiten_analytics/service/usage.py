@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from kaiten_analytics import fields
 from kaiten_analytics.db.models import entitlement_usage, idempotency_keys
+from kaiten_analytics.db.usage_json import encode_usage, json_number
 from kaiten_analytics.entities import EntitlementValue, UsageReport
 from kaiten_analytics.errors import ConflictError, NotFoundError, ValidationError
 from kaiten_analytics.events import (
@@ -33,7 +34,7 @@ from kaiten_analytics.events import (
     USAGE_REJECTED,
     VALUE_GET,
 )
-from kaiten_analytics.service.aggregation import apply_report, number, usage_value
+from kaiten_analytics.service.aggregation import apply_report
 from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.ledger import Ledger, Target
 
@@ -150,9 +151,9 @@ def apply_in_ledger(ledger: Ledger, target: Target, value: float, now: datetime,
     current, count = ledger.lock_usage(target)
     threshold = target.threshold
     payload: dict[str, Any] = {
-        "instance": target.instance, "entitlement": target.entitlement, "value": number(value),
-        "aggregation_method": target.method, "threshold": number(threshold),
-        "aggregate_before": number(current),
+        "instance": target.instance, "entitlement": target.entitlement, "value": json_number(value),
+        "aggregation_method": target.method, "threshold": json_number(threshold),
+        "aggregate_before": json_number(current),
     }
     if key is not None:
         payload["idempotency_key"] = key
@@ -161,25 +162,25 @@ def apply_in_ledger(ledger: Ledger, target: Target, value: float, now: datetime,
         outcome = apply_report(target.method, current, count, value, threshold)
         reason = outcome.reason
     if reason is not None:  # rejected: the stored usage stays exactly as it was
-        payload.update(aggregate_after=number(current), event_count=count, reason=reason)
+        payload.update(aggregate_after=json_number(current), event_count=count, reason=reason)
         event_id = ledger.append(target, USAGE_REJECTED, now, payload)
-        return UsageReport(REJECTED, usage_value(current, count), number(threshold), reason,
-                           event_id, target.instance, target.entitlement, number(value),
-                           number(current), False)
+        return UsageReport(REJECTED, encode_usage(current, count), json_number(threshold), reason,
+                           event_id, target.instance, target.entitlement, json_number(value),
+                           json_number(current), False)
     ledger.set_usage(target, outcome.after, outcome.event_count, now)
-    payload.update(aggregate_after=number(outcome.after), event_count=outcome.event_count,
+    payload.update(aggregate_after=json_number(outcome.after), event_count=outcome.event_count,
                    reason=None, reached=outcome.reached)
     event_id = ledger.append(target, USAGE_ACCEPTED, now, payload, value_after=outcome.after,
                              reached=outcome.reached)
     if outcome.reached:
         ledger.outbox(now, "instance", target.instance, USAGE_REACHED, {
             "instance": target.instance, "entitlement": target.entitlement,
-            "value": number(outcome.after), "threshold": number(threshold),
+            "value": json_number(outcome.after), "threshold": json_number(threshold),
             "audit_event_id": event_id, "at": now.isoformat(),
         })
-    return UsageReport(ACCEPTED, usage_value(outcome.after, outcome.event_count),
-                       number(threshold), None, event_id, target.instance, target.entitlement,
-                       number(value), number(current), outcome.reached)
+    return UsageReport(ACCEPTED, encode_usage(outcome.after, outcome.event_count),
+                       json_number(threshold), None, event_id, target.instance, target.entitlement,
+                       json_number(value), json_number(current), outcome.reached)
 
 
 def _check_meterable(target: Target) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
-from kaiten_analytics.db.models import CONSOLE_ROLES, console_users
+from kaiten_analytics.db.models import console_users
 from kaiten_analytics.db.upsert import insert_for
 from kaiten_analytics.entities import ConsoleUser
+from kaiten_analytics.enumerations import CONSOLE_ROLES
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.service.database import Database
 
