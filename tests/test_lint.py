@@ -1,7 +1,10 @@
-"""The code base is ruff-clean, the library never imports Streamlit, the console builds no SQL."""
+"""The code base is ruff-clean, the library never imports Streamlit, the console builds no SQL,
+and every face (console, notebooks, CLI, API) stands on the public surface only."""
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 import shutil
 import subprocess
@@ -52,3 +55,162 @@ def test_no_pages_directory_beside_the_entry_point():
     served before ``st.navigation`` ever ran; the page scripts live in ``app_pages/``."""
     assert not (ROOT / "pages").exists()
     assert (ROOT / "app_pages" / "instance.py").exists()
+
+
+# --- the faces stand on the public surface only --------------------------------------------
+#
+# The console, the notebooks, the CLI (``kaiten_analytics/cli.py`` and every
+# ``kaiten_analytics/cli_<name>.py``) and the REST API (``kaiten_analytics/api/``) import
+# ``kaiten_analytics`` (the names in its ``__all__``) and its documented public modules — never
+# ``kaiten_analytics.service``, ``.db``, ``.analytics``, ``.config``, ``.flags``, ``.events`` … —
+# and never reach into the handle's ``.db``. The faces may import one another (the CLI starts
+# the API; the API's modules import each other).
+
+PACKAGE = "kaiten_analytics"
+PUBLIC_MODULES = {PACKAGE, f"{PACKAGE}.charts"}
+FACE_MODULES = re.compile(rf"^{PACKAGE}\.(cli(_\w+)?|api(\.\w+)*)$")
+CLI_FILE = re.compile(r"^cli(_\w+)?\.py$")  # cli.py, cli_keys.py, … (not client.py)
+HINT = ("faces use `import kaiten_analytics as ka` (names in ka.__all__), the kaiten.* "
+        "namespaces and kaiten_analytics.charts; give what is missing a public home there "
+        "(an exported name in kaiten_analytics/__init__.py, or a kaiten.* method)")
+
+
+def _public_names() -> set[str]:
+    import kaiten_analytics
+
+    modules = {module.rsplit(".", 1)[-1] for module in PUBLIC_MODULES - {PACKAGE}}
+    return set(kaiten_analytics.__all__) | modules
+
+
+def _allowed_module(module: str) -> bool:
+    return module in PUBLIC_MODULES or bool(FACE_MODULES.match(module))
+
+
+def _ours(module: str) -> bool:
+    return module == PACKAGE or module.startswith(PACKAGE + ".")
+
+
+def _module_of(path: Path) -> str | None:
+    """The dotted name of a file inside the package (for relative imports), else None."""
+    relative = path.relative_to(ROOT)
+    if relative.parts[0] != PACKAGE:
+        return None
+    return ".".join(relative.with_suffix("").parts).removesuffix(".__init__")
+
+
+def _absolute(node: ast.ImportFrom, module: str | None, is_package: bool) -> str:
+    if not node.level:
+        return node.module or ""
+    base = (module or "").split(".")
+    base = base if is_package else base[:-1]
+    base = base[:len(base) - node.level + 1]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def public_surface_offences(source: str, where: str, module: str | None = None,
+                            is_package: bool = False) -> list[str]:
+    """Return a line per use of anything beyond the public surface in ``source``."""
+    public = _public_names()
+    offences: list[str] = []
+    aliases: set[str] = set()  # names bound to the kaiten_analytics package itself
+
+    def refuse(node: ast.AST, what: str) -> None:
+        offences.append(f"{where}:{node.lineno}: {what}")
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if not _ours(alias.name):
+                    continue
+                if not _allowed_module(alias.name):
+                    refuse(node, f"`import {alias.name}` is internal")
+                if alias.asname and alias.name == PACKAGE:
+                    aliases.add(alias.asname)
+                elif not alias.asname:
+                    aliases.add(PACKAGE)  # `import kaiten_analytics.charts` binds the package
+        elif isinstance(node, ast.ImportFrom):
+            source_module = _absolute(node, module, is_package)
+            if not _ours(source_module):
+                continue
+            if source_module == PACKAGE:
+                for alias in node.names:
+                    if alias.name not in public and not _allowed_module(
+                            f"{PACKAGE}.{alias.name}"):
+                        refuse(node, f"`from {PACKAGE} import {alias.name}`: "
+                                     f"{alias.name!r} is not in kaiten_analytics.__all__")
+            elif not _allowed_module(source_module):
+                names = ", ".join(alias.name for alias in node.names)
+                refuse(node, f"`from {source_module} import {names}` is internal")
+        elif isinstance(node, ast.Attribute):
+            if node.attr == "db":
+                refuse(node, "touches `.db` of the handle (use a kaiten.* method)")
+            elif (isinstance(node.value, ast.Name) and node.value.id in aliases
+                  and node.attr not in public):
+                refuse(node, f"`{node.value.id}.{node.attr}` is not in kaiten_analytics.__all__")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
+              and getattr(node.func, "id", getattr(node.func, "attr", "")) == "getattr"
+              and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+              and node.args[1].value == "db"):
+            refuse(node, "touches `.db` of the handle through getattr")
+    return offences
+
+
+def _notebook_code(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    lines = []
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        # IPython magics and shell escapes are not Python
+        lines.extend("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def face_sources() -> list[tuple[str, str, str | None, bool]]:
+    """Every face's code: (where, source, dotted module or None, is a package ``__init__``)."""
+    files = [ROOT / "streamlit_app.py", *sorted((ROOT / "app_pages").rglob("*.py")),
+             *sorted((ROOT / "console").rglob("*.py")),
+             *sorted(p for p in (ROOT / PACKAGE).glob("cli*.py") if CLI_FILE.match(p.name)),
+             *sorted((ROOT / PACKAGE / "api").rglob("*.py"))]
+    sources = [(str(path.relative_to(ROOT)), path.read_text(), _module_of(path),
+                path.name == "__init__.py") for path in files]
+    sources += [(str(path.relative_to(ROOT)), _notebook_code(path), None, False)
+                for path in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    return sources
+
+
+def test_the_faces_use_only_the_public_surface():
+    sources = face_sources()
+    covered = {where for where, *_ in sources}
+    assert {"streamlit_app.py", "kaiten_analytics/cli.py",
+            "notebooks/01_instance_usage.ipynb"} <= covered
+    assert any(where.startswith("console/") for where in covered)
+    assert not any(where.endswith("client.py") for where in covered)
+    offences = [line for where, source, module, is_package in sources
+                for line in public_surface_offences(source, where, module, is_package)]
+    assert not offences, ("the faces reach past the public surface:\n  "
+                          + "\n  ".join(offences) + f"\n{HINT}")
+
+
+def test_the_public_surface_rule_catches_each_kind_of_reach():
+    def caught(source: str, module: str | None = None) -> list[str]:
+        return public_surface_offences(source, "example.py", module)
+
+    assert caught("import kaiten_analytics as ka\nfrom kaiten_analytics import charts\n"
+                  "from kaiten_analytics.charts import CATEGORY_COLOURS\n"
+                  "ka.connect(); ka.ValidationError; ka.charts\n") == []
+    assert caught("from kaiten_analytics.config import zone")
+    assert caught("import kaiten_analytics.service.usage")
+    assert caught("from kaiten_analytics import config")
+    assert caught("import kaiten_analytics as ka\nka.config.zone('UTC')")
+    assert caught("kaiten().db.now()")
+    assert caught("getattr(kaiten, 'db')")
+    # inside the package, relative imports resolve: the CLI may wire cli_*.py, not services
+    assert caught("from . import cli_keys", "kaiten_analytics.cli") == []
+    assert caught("from .service import usage", "kaiten_analytics.cli")
+    assert caught("from .routes import router", "kaiten_analytics.api.app") == []
+    assert caught("from ..service import usage", "kaiten_analytics.api.app")
