@@ -70,6 +70,11 @@ class NotFoundError(KaitenError):
         self.key = key
         self.field = entity
 
+    @classmethod
+    def deleted(cls, entity: str, key: object) -> NotFoundError:
+        """Return the error for a soft-deleted ``entity``: ``instance 'x' was deleted``."""
+        return cls(entity, key, f"{entity} {key!r} was deleted")
+
 
 class ConflictError(KaitenError):
     """A unique value is taken, or an idempotency key was reused with another request."""

@@ -34,6 +34,17 @@ def slug(value: Any, field: str = "slug") -> str:
     return value
 
 
+def lookup_slug(value: Any, field: str) -> str:
+    """Return ``value`` if it can name something to look up by slug (or key), else refuse it.
+
+    Every lookup (an instance, an entitlement, a customer … a flag key) checks its argument
+    here before it reaches the database; a string that names nothing is then not found.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "must be a slug")
+    return value
+
+
 def name(value: Any, field: str = "name") -> str:
     """Return ``value`` stripped; it must be a non-empty string of at most 200 characters."""
     if not isinstance(value, str) or not value.strip():

@@ -112,10 +112,9 @@ def _filter(instance: str, entitlement: str | None, event_name: str | None,
     if search is not None and not isinstance(search, str):
         raise ValidationError("search", "must be text")
     after_at, before_at = fields.instant(after, "after"), fields.instant(before, "before")
-    for field, slug in (("instance", instance), ("entitlement", entitlement)):
-        if (slug is not None or field == "instance") and (not isinstance(slug, str)
-                                                          or not slug):
-            raise ValidationError(field, "must be a slug")
+    fields.lookup_slug(instance, "instance")
+    if entitlement is not None:
+        fields.lookup_slug(entitlement, "entitlement")
     return EventFilter(
         instance=instance, entitlement=entitlement, event_name=event_name, status=status,
         search=(search or "").strip() or None, after=after_at, before=before_at,

@@ -125,8 +125,7 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _row(connection: sa.Connection, key: object, lock: bool = False) -> sa.Row:
-    if not isinstance(key, str) or not key:
-        raise ValidationError("key", "must be a flag key")
+    fields.lookup_slug(key, "key")
     query = sa.select(feature_flags).where(feature_flags.c.key == key)
     if lock:  # serialise concurrent edits of one flag on PostgreSQL (SQLite: BEGIN IMMEDIATE)
         query = query.with_for_update()

@@ -46,8 +46,9 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.db.upsert import insert_for
 from kaiten_analytics.db.usage_json import decode_usage, encode_usage
-from kaiten_analytics.errors import NotFoundError, ValidationError
+from kaiten_analytics.errors import NotFoundError
 from kaiten_analytics.events import EVENTS
+from kaiten_analytics.fields import lookup_slug
 from kaiten_analytics.service import rollups
 from kaiten_analytics.service.rollups import ROLLUPS, Rollup, RollupKey
 
@@ -185,12 +186,12 @@ class Ledger:
         (a single report's steady state); otherwise call :meth:`lock_usage` or
         :meth:`lock_many`.
         """
+        # checked before the cache: a dict or a list must be refused, not hashed
+        lookup_slug(instance, "instance")
+        lookup_slug(entitlement, "entitlement")
         cache_key = (instance, entitlement)
         if cache_key in self._targets:
             return self._targets[cache_key]
-        for name, value in (("instance", instance), ("entitlement", entitlement)):
-            if not isinstance(value, str) or not value:
-                raise ValidationError(name, "must be a slug")
         params = {"k_instance": instance, "k_entitlement": entitlement}
         connection = self.connection
         row = (_STATEMENTS.driver(connection, "resolve_and_lock").first(connection, params)
@@ -201,7 +202,7 @@ class Ledger:
         if row is None:
             self._raise_not_found(instance, entitlement)
         if row["deleted_at"] is not None:
-            raise NotFoundError("instance", instance, f"instance {instance!r} was deleted")
+            raise NotFoundError.deleted("instance", instance)
         target = Target(
             instance_id=row["id"], instance=instance, entitlement_id=row["entitlement_id"],
             entitlement=entitlement, type=row["type"], method=row["aggregation_method"],

@@ -11,7 +11,8 @@ from kaiten_analytics.db.models import (
     instances,
     licenses,
 )
-from kaiten_analytics.errors import NotFoundError, ValidationError
+from kaiten_analytics.errors import NotFoundError
+from kaiten_analytics.fields import lookup_slug
 
 _TABLES = {
     "customer": customers,
@@ -23,8 +24,7 @@ _TABLES = {
 
 def id_for(connection: sa.Connection, entity: str, slug: object) -> int:
     """Return the id of the ``entity`` (customer, license, entitlement, deployment_zone)."""
-    if not isinstance(slug, str) or not slug:
-        raise ValidationError(entity, "must be a slug")
+    lookup_slug(slug, entity)
     table = _TABLES[entity]
     found = connection.execute(sa.select(table.c.id).where(table.c.slug == slug)).scalar()
     if found is None:
@@ -36,14 +36,13 @@ def live_instance(connection: sa.Connection, slug: object) -> sa.Row:
     """Return the instance row named ``slug``; a deleted instance counts as not found."""
     row = instance_row(connection, slug)
     if row.deleted_at is not None:
-        raise NotFoundError("instance", slug, f"instance {slug!r} was deleted")
+        raise NotFoundError.deleted("instance", slug)
     return row
 
 
 def instance_row(connection: sa.Connection, slug: object) -> sa.Row:
     """Return the instance row named ``slug``, deleted or not."""
-    if not isinstance(slug, str) or not slug:
-        raise ValidationError("instance", "must be a slug")
+    lookup_slug(slug, "instance")
     row = connection.execute(sa.select(instances).where(instances.c.slug == slug)).first()
     if row is None:
         raise NotFoundError("instance", slug)
