@@ -13,11 +13,12 @@ import streamlit as st
 
 import kaiten_analytics as ka
 from console.flags_tab import REASON_LABELS
+from console.refusals import show_refusal
 from console.session import kaiten
 
 NEW = ""  # the picker's "new flag" choice
 PICKER = "flag"
-ERROR = "flag_error"  # (form, message) of the last refused change
+ERROR = "flag_error"  # (form, KaitenError) of the last refused change
 NOTICE = "flag_notice"  # what the last change did
 CONFIRM = "flag_confirm_delete"  # the key of the flag whose deletion awaits confirmation
 FIELDS = ("name", "description", "type", "default", "rules")
@@ -59,7 +60,7 @@ def _create() -> None:
             description=state["new_description"],
         )
     except ka.KaitenError as error:
-        state[ERROR] = (NEW, str(error))
+        state[ERROR] = (NEW, error)
         return
     _changed(f"Created flag `{flag.key}`.")
     _forget("new_")
@@ -75,7 +76,7 @@ def _save(key: str) -> None:
             type=state[prefix + "type"], default_value=default, rules=state[prefix + "rules"],
         )
     except ka.KaitenError as error:
-        state[ERROR] = (key, str(error))
+        state[ERROR] = (key, error)
         return
     _changed(f"Saved flag `{key}`.")
     _forget(prefix)
@@ -85,7 +86,7 @@ def _switch(key: str, enabled: bool) -> None:
     try:
         kaiten().flags.update(key, enabled=enabled)
     except ka.KaitenError as error:
-        st.session_state[ERROR] = (key, str(error))
+        st.session_state[ERROR] = (key, error)
         return
     _changed(f"{'Enabled' if enabled else 'Disabled'} flag `{key}`.")
 
@@ -95,7 +96,7 @@ def _delete(key: str) -> None:
     try:
         kaiten().flags.delete(key)
     except ka.KaitenError as error:
-        st.session_state[ERROR] = (key, str(error))
+        st.session_state[ERROR] = (key, error)
         return
     _changed(f"Deleted flag `{key}`.")
     _forget(f"edit_{key}_")
@@ -143,7 +144,7 @@ def render_error(form: str) -> None:
     """Show the last refusal of ``form``, if any."""
     refused = st.session_state.get(ERROR)
     if refused and refused[0] == form:
-        st.error(refused[1], icon=":material/error:")
+        show_refusal(st, refused[1])
 
 
 def render_new_form() -> None:

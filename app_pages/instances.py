@@ -10,11 +10,8 @@ import streamlit as st
 
 import kaiten_analytics as ka
 from console import session
-from console.instance_form import (
-    InstanceInput,
-    describe_error,
-    render_instance_form,
-)
+from console.instance_form import FIELD_LABELS, InstanceInput, render_instance_form
+from console.refusals import show_refusal
 
 TABLE_KEY = "instances_table"
 MODE_KEY = "instances_mode"  # None, "create", "edit" or "delete"
@@ -166,8 +163,8 @@ def render_create(customer: str | None, customers: dict[str, str], licenses: dic
     try:
         created = session.kaiten().instances.create(**typed.arguments())
     except ka.KaitenError as error:
-        error_col.error(f"Could not create the instance.\n\n{describe_error(error)}",
-                        icon=":material/error:")
+        show_refusal(error_col, error, heading="Could not create the instance.",
+                     labels=FIELD_LABELS)
     else:
         after_write(f"Created instance **{created.name}** (`{created.slug}`).")
 
@@ -202,8 +199,8 @@ def render_edit(slug: str, customers: dict[str, str], licenses: dict[str, str],
     try:
         updated = session.kaiten().instances.update(slug, **changes)
     except ka.KaitenError as error:
-        error_col.error(f"Could not save the changes.\n\n{describe_error(error)}",
-                        icon=":material/error:")
+        show_refusal(error_col, error, heading="Could not save the changes.",
+                     labels=FIELD_LABELS)
     else:
         after_write(f"Saved **{updated.name}** (`{updated.slug}`): "
                     f"{', '.join(sorted(changes))} changed.")
@@ -222,7 +219,7 @@ def render_delete(slug: str, name: str) -> None:
             try:
                 session.kaiten().instances.delete(slug)
             except ka.KaitenError as error:
-                st.error(str(error))
+                show_refusal(st, error)
             else:
                 after_write(f"Deleted instance **{name}** (`{slug}`).")
         if cancel.button("Cancel", key="cancel_delete"):

@@ -14,8 +14,9 @@ from streamlit.delta_generator import DeltaGenerator
 import kaiten_analytics as ka
 from console import session
 from console.instance_picker import pick_instance
+from console.refusals import show_refusal
 from console.usage_report import (
-    describe_error,
+    FIELD_LABELS,
     meterable,
     render_context,
     render_outcome,
@@ -60,8 +61,8 @@ def submit(instance: str, entitlement: str, value: float | None, key: str | None
         report = session.kaiten().usage.report(instance, entitlement, value,
                                                idempotency_key=key)
     except ka.KaitenError as error:
-        error_area.error(f"Could not report usage.\n\n{describe_error(error)}",
-                         icon=":material/error:")
+        show_refusal(error_area, error, heading="Could not report usage.",
+                     labels=FIELD_LABELS)
         return
     session.clear_reads()  # the usage, the fleet views and the audit trail all changed
     st.session_state[OUTCOME_KEY] = (report, unit)

@@ -1,7 +1,7 @@
-"""The instance form the Instances page uses to create and to edit, and how its errors read.
+"""The instance form the Instances page uses to create and to edit, and its field labels.
 
 The form only collects what the user typed; every rule (slug shape, dates, metadata JSON) is
-the library's, and its ``KaitenError`` message is what the user sees.
+the library's, and its ``KaitenError`` message is what the user sees (``console.refusals``).
 """
 
 from __future__ import annotations
@@ -92,14 +92,6 @@ def _same_json(text: str, other: str) -> bool:
         return json.loads(text) == json.loads(other)
     except json.JSONDecodeError:
         return False
-
-
-def describe_error(error: ka.KaitenError) -> str:
-    """Return the library's message with the form's label of the field it names."""
-    field = getattr(error, "field", None)
-    label = FIELD_LABELS.get(field, field)
-    reason = getattr(error, "reason", None) or error.message
-    return f"**{label}**: {reason}" if label else reason
 
 
 def render_instance_form(

@@ -2,7 +2,7 @@
 
 UI only: the report is ``kaiten.usage.report`` — the call the customer's software makes — and
 every rule (finite value, entitlement on the license, idempotency) is the library's. Its
-``KaitenError`` message is what the user sees, beside the form.
+``KaitenError`` message is what the user sees, beside the form (``console.refusals``).
 """
 
 from __future__ import annotations
@@ -71,14 +71,6 @@ def amount(value: float | None, unit: str | None = None) -> str:
     number = float(value)
     text = f"{number:,.0f}" if number.is_integer() else f"{number:,.4f}".rstrip("0").rstrip(".")
     return f"{text} {unit}" if unit else text
-
-
-def describe_error(error: ka.KaitenError) -> str:
-    """Return the library's message with the form's label of the field it names."""
-    field = getattr(error, "field", None)
-    label = FIELD_LABELS.get(field, field)
-    reason = getattr(error, "reason", None) or error.message
-    return f"**{label}**: {reason}" if label else reason
 
 
 def render_context(row: pd.Series, license: str, tz: str) -> None:
