@@ -58,7 +58,8 @@ def test_dropped_connections_fail_once_then_reconnect_postgresql_only(catalogue)
         for pid in pids:
             connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
     admin.dispose()
-    with pytest.raises(sa.exc.DBAPIError) as raised:
+    with pytest.raises(ka.UnavailableError) as raised:
         catalogue.usage.report("acme-prod", "api-calls", 1)
-    assert raised.value.connection_invalidated
+    # the library's error, from the driver's: the pool saw the connection die and drops it
+    assert raised.value.__cause__.connection_invalidated
     assert catalogue.usage.report("acme-prod", "api-calls", 1).usage["value"] == 1
