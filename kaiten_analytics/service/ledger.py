@@ -42,7 +42,6 @@ from kaiten_analytics.db.models import (
     idempotency_keys,
     instances,
     license_entitlements,
-    outbox_events,
 )
 from kaiten_analytics.db.upsert import insert_for
 from kaiten_analytics.db.usage_json import decode_usage, encode_usage
@@ -50,6 +49,7 @@ from kaiten_analytics.errors import NotFoundError
 from kaiten_analytics.events import EVENTS
 from kaiten_analytics.fields import lookup_slug
 from kaiten_analytics.service import rollups
+from kaiten_analytics.service.outbox import INSERT_OUTBOX, outbox_row
 from kaiten_analytics.service.rollups import ROLLUPS, Rollup, RollupKey
 
 
@@ -122,7 +122,6 @@ _UPDATE_USAGE = (_eu.update()
                  .where(_eu.c.instance_id == _IID, _eu.c.entitlement_id == _EID)
                  .values(value=sa.bindparam("k_value"), updated_at=sa.bindparam("k_at")))
 _INSERT_AUDIT = feature_audit_trail.insert().values(row_values(feature_audit_trail))
-_INSERT_OUTBOX = outbox_events.insert().values(row_values(outbox_events))
 _keys = idempotency_keys
 _READ_KEY = sa.select(_keys.c.request_hash, _keys.c.response).where(
     _keys.c.key == sa.bindparam("k_key"))
@@ -157,7 +156,7 @@ def _fixed(statement: sa.Executable) -> Callable[[sa.Connection], sa.Executable]
 _STATEMENTS = StatementCache({
     "resolve": _fixed(_RESOLVE), "resolve_and_lock": _fixed(_RESOLVE_AND_LOCK),
     "lock": _fixed(_LOCK), "update_usage": _fixed(_UPDATE_USAGE),
-    "insert_audit": _fixed(_INSERT_AUDIT), "insert_outbox": _fixed(_INSERT_OUTBOX),
+    "insert_audit": _fixed(_INSERT_AUDIT), "insert_outbox": _fixed(INSERT_OUTBOX),
     "read_key": _fixed(_READ_KEY), "store_response": _fixed(_STORE_RESPONSE),
     "claim_key": _claim_key, "create_usage": _create_usage,
     **{name: partial(rollups.upsert, name=name) for name in ROLLUPS},
@@ -295,13 +294,10 @@ class Ledger:
 
     def outbox(self, at: datetime, aggregate_type: str, aggregate_id: str, event_type: str,
                payload: dict[str, Any]) -> str:
-        """Queue one outbox event; return its id."""
-        event_id = new_id(at)
-        self._outbox.append({
-            "id": event_id, "aggregate_type": aggregate_type, "aggregate_id": aggregate_id,
-            "event_type": event_type, "payload": payload, "created_at": at,
-        })
-        return event_id
+        """Queue one outbox event (:func:`~kaiten_analytics.service.outbox.outbox_row`)."""
+        row = outbox_row(at, aggregate_type, aggregate_id, event_type, payload)
+        self._outbox.append(row)
+        return row["id"]
 
     def flush(self) -> None:
         """Write everything queued so far (still inside the caller's transaction)."""
