@@ -1,7 +1,13 @@
 """The ``Kaiten`` handle that :func:`connect` returns: one namespace per domain.
 
 Each namespace method is a thin binding of a service (writes) or analytics (reads) function to
-the connected database, so the console, notebooks, CLI and tests share one code path.
+the connected database, so the console, notebooks, CLI and tests share one code path. Its
+docstring is the public documentation (``help(kaiten.audit.trail)``); the examples assume
+``import kaiten_analytics as ka`` and run as doctests in the suite.
+
+Every error is a ``ka.KaitenError``: ``ValidationError`` for a malformed argument,
+``NotFoundError`` for a slug or key that names nothing, ``ConflictError`` for a taken one,
+``ReadOnlyError`` for a write through :meth:`Kaiten.read_only`'s handle.
 """
 
 from __future__ import annotations
@@ -48,103 +54,515 @@ class _Namespace:
 
 
 class Customers(_Namespace):
-    """``kaiten.customers``"""
+    """``kaiten.customers``: the companies that own instances."""
 
     def create(self, slug: str, name: str) -> Customer:
-        """Create a customer."""
-        return catalogue.create_customer(self._db, slug, name)
+        """Create a customer.
+
+        Parameters
+        ----------
+        slug
+            Lower-case letters, digits and single hyphens (at most 63 characters), unique.
+        name
+            The display name (at most 200 characters).
+
+        Returns
+        -------
+        Customer
+            slug, name, created_at (aware UTC).
+
+        Raises
+        ------
+        ValidationError
+            ``slug`` or ``name`` is malformed.
+        ConflictError
+            ``slug`` is taken.
+        ReadOnlyError
+            The handle is read-only.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> kaiten.customers.create("acme", "Acme Corp").name
+        'Acme Corp'
+        """
+        return catalogue.create_customer(self._db, slug=slug, name=name)
 
     def list(self) -> pd.DataFrame:
-        """List customers: slug, name, created_at."""
+        """List customers.
+
+        Returns
+        -------
+        DataFrame
+            slug, name, created_at (aware UTC) — ordered by slug.
+        """
         return catalogue_reads.list_customers(self._db)
 
 
 class Entitlements(_Namespace):
-    """``kaiten.entitlements``"""
+    """``kaiten.entitlements``: the catalogue of what a license can grant."""
 
     def create(self, slug: str, name: str, type: str = "NUMBER",
                aggregation_method: str | None = "SUM", unit: str | None = None,
                description: str = "") -> Entitlement:
-        """Create a catalogue entitlement."""
-        return catalogue.create_entitlement(self._db, slug, name, type, aggregation_method,
-                                            unit, description)
+        """Create a catalogue entitlement.
+
+        Parameters
+        ----------
+        slug
+            The entitlement's slug, unique.
+        name
+            The display name.
+        type
+            ``NUMBER`` (metered against a threshold), ``BOOLEAN`` or ``STRING``.
+        aggregation_method
+            How reports of a NUMBER combine: ``SUM``, ``COUNT``, ``AVERAGE``, ``MAX``, ``MIN``
+            or ``LATEST``. For BOOLEAN and STRING leave the default or pass None.
+        unit
+            What a NUMBER counts (``"calls"``, ``"GB"`` …), or None.
+        description
+            Free text.
+
+        Returns
+        -------
+        Entitlement
+            slug, name, type, aggregation_method (None unless NUMBER), unit, description.
+
+        Raises
+        ------
+        ValidationError
+            A field is malformed, ``type`` or ``aggregation_method`` is unknown, or a method
+            is given for a BOOLEAN or STRING.
+        ConflictError
+            ``slug`` is taken.
+        ReadOnlyError
+            The handle is read-only.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> kaiten.entitlements.create("api-calls", "API calls", unit="calls").aggregation_method
+        'SUM'
+        """
+        return catalogue.create_entitlement(
+            self._db, slug=slug, name=name, type=type, aggregation_method=aggregation_method,
+            unit=unit, description=description)
 
     def list(self, license: str | None = None) -> pd.DataFrame:
-        """List entitlements (of one license, with its values)."""
-        return catalogue_reads.list_entitlements(self._db, license)
+        """List catalogue entitlements, or those of one license with the license's value.
+
+        Parameters
+        ----------
+        license
+            A license slug; None lists the whole catalogue.
+
+        Returns
+        -------
+        DataFrame
+            slug, name, type, aggregation_method, unit, description, value (the license's
+            value — threshold for NUMBER, None without a license or without a limit) —
+            ordered by slug.
+
+        Raises
+        ------
+        NotFoundError
+            ``license`` does not exist.
+        ValidationError
+            ``license`` is not a slug.
+        """
+        return catalogue_reads.list_entitlements(self._db, license=license)
 
 
 class Licenses(_Namespace):
-    """``kaiten.licenses``"""
+    """``kaiten.licenses``: license tiers and the entitlement values they grant."""
 
     def create(self, slug: str, name: str, entitlements: dict[str, Any] | None = None,
                description: str = "") -> License:
-        """Create a license tier with its entitlement values."""
-        return catalogue.create_license(self._db, slug, name, entitlements, description)
+        """Create a license tier granting ``entitlements``.
+
+        Parameters
+        ----------
+        slug
+            The license's slug, unique.
+        name
+            The display name.
+        entitlements
+            ``{entitlement slug: value}``. A NUMBER value is the threshold (None = no limit);
+            BOOLEAN and STRING values are the granted value and must be of that type.
+        description
+            Free text.
+
+        Returns
+        -------
+        License
+            slug, name, description, entitlements (``{slug: value}``).
+
+        Raises
+        ------
+        ValidationError
+            A field is malformed, or a value is not of its entitlement's type.
+        NotFoundError
+            An entitlement slug names nothing.
+        ConflictError
+            ``slug`` is taken.
+        ReadOnlyError
+            The handle is read-only.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.entitlements.create("api-calls", "API calls")
+        >>> kaiten.licenses.create("pro", "Pro", {"api-calls": 1000}).entitlements
+        {'api-calls': 1000}
+        """
+        return catalogue.create_license(self._db, slug=slug, name=name,
+                                        entitlements=entitlements, description=description)
 
     def list(self) -> pd.DataFrame:
-        """List license tiers: slug, name, description."""
+        """List license tiers.
+
+        Returns
+        -------
+        DataFrame
+            slug, name, description — ordered by slug.
+        """
         return catalogue_reads.list_licenses(self._db)
 
 
 class Zones(_Namespace):
-    """``kaiten.zones``"""
+    """``kaiten.zones``: deployment zones (regions) an instance can run in."""
 
     def create(self, slug: str, name: str) -> Zone:
-        """Create a deployment zone."""
-        return catalogue.create_zone(self._db, slug, name)
+        """Create a deployment zone.
+
+        Parameters
+        ----------
+        slug
+            The zone's slug, unique.
+        name
+            The display name.
+
+        Returns
+        -------
+        Zone
+            slug, name.
+
+        Raises
+        ------
+        ValidationError
+            ``slug`` or ``name`` is malformed.
+        ConflictError
+            ``slug`` is taken.
+        ReadOnlyError
+            The handle is read-only.
+        """
+        return catalogue.create_zone(self._db, slug=slug, name=name)
 
     def list(self) -> pd.DataFrame:
-        """List deployment zones: slug, name."""
+        """List deployment zones.
+
+        Returns
+        -------
+        DataFrame
+            slug, name — ordered by slug.
+        """
         return catalogue_reads.list_zones(self._db)
 
 
 class Instances(_Namespace):
-    """``kaiten.instances``"""
+    """``kaiten.instances``: a customer's deployments, each metered under one license."""
 
     def create(self, customer: str, name: str, slug: str, license: str, description: str = "",
                deployment_zone: str | None = None, license_start=None, license_end=None,
                metadata: dict[str, Any] | str | None = None) -> Instance:
-        """Create an instance (writes ``INSTANCE_CREATED``)."""
-        return instances.create_instance(self._db, customer, name, slug, license, description,
-                                         deployment_zone, license_start, license_end, metadata)
+        """Create an instance and write its ``INSTANCE_CREATED`` outbox event.
+
+        Parameters
+        ----------
+        customer
+            The owning customer's slug.
+        name
+            The display name.
+        slug
+            The instance's slug, unique (the name software reports usage under).
+        license
+            The license tier's slug.
+        description
+            Free text.
+        deployment_zone
+            A zone slug, or None.
+        license_start, license_end
+            The license term (``datetime.date`` or ``YYYY-MM-DD``; None = open). Reports
+            outside it are rejected.
+        metadata
+            A JSON object (a dict or its text), or None.
+
+        Returns
+        -------
+        Instance
+            slug, name, customer, license, deployment_zone, description, license_start,
+            license_end, metadata, created_at, updated_at, deleted_at.
+
+        Raises
+        ------
+        ValidationError
+            A field is malformed, or ``license_end`` is before ``license_start``.
+        NotFoundError
+            ``customer``, ``license`` or ``deployment_zone`` names nothing.
+        ConflictError
+            ``slug`` is taken.
+        ReadOnlyError
+            The handle is read-only.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.customers.create("acme", "Acme Corp")
+        >>> _ = kaiten.licenses.create("pro", "Pro")
+        >>> kaiten.instances.create("acme", "Acme production", "acme-prod", "pro").customer
+        'acme'
+        """
+        return instances.create_instance(
+            self._db, customer=customer, name=name, slug=slug, license=license,
+            description=description, deployment_zone=deployment_zone,
+            license_start=license_start, license_end=license_end, metadata=metadata)
 
     def update(self, slug: str, /, **changes: Any) -> Instance:
-        """Change fields of an instance (writes ``INSTANCE_UPDATED``)."""
+        """Change fields of an instance and write ``INSTANCE_UPDATED``.
+
+        Parameters
+        ----------
+        slug
+            The instance to change.
+        **changes
+            Any of name, slug (a new one), customer, license, deployment_zone, description,
+            license_start, license_end, metadata; the outbox payload lists each changed field
+            with its value before and after.
+
+        Returns
+        -------
+        Instance
+            The instance as changed.
+
+        Raises
+        ------
+        ValidationError
+            A field is unknown or malformed.
+        NotFoundError
+            ``slug`` names no live instance, or a reference names nothing.
+        ConflictError
+            The new slug is taken.
+        ReadOnlyError
+            The handle is read-only.
+        """
+        # ``slug`` is positional-only: a new slug may be one of ``changes``
         return instances.update_instance(self._db, slug, **changes)
 
     def delete(self, slug: str) -> None:
-        """Soft-delete an instance (writes ``INSTANCE_DELETED``)."""
-        instances.delete_instance(self._db, slug)
+        """Soft-delete an instance and write ``INSTANCE_DELETED``.
+
+        The instance leaves every list and takes no more reports; its history stays.
+
+        Raises
+        ------
+        NotFoundError
+            ``slug`` names no live instance.
+        ValidationError
+            ``slug`` is not a slug.
+        ReadOnlyError
+            The handle is read-only.
+        """
+        instances.delete_instance(self._db, slug=slug)
 
     def get(self, slug: str, include_deleted: bool = False) -> Instance:
-        """Return one instance."""
-        return instances.get_instance(self._db, slug, include_deleted)
+        """Return one instance.
+
+        Parameters
+        ----------
+        slug
+            The instance's slug.
+        include_deleted
+            Return a soft-deleted instance too (else it is not found).
+
+        Returns
+        -------
+        Instance
+            See :meth:`create`.
+
+        Raises
+        ------
+        NotFoundError
+            ``slug`` names nothing (or a deleted instance, unless ``include_deleted``).
+        ValidationError
+            ``slug`` is not a slug.
+        """
+        return instances.get_instance(self._db, slug=slug, include_deleted=include_deleted)
 
     def list(self, customer: str | None = None) -> pd.DataFrame:
-        """List live instances; see :func:`kaiten_analytics.analytics.instances.list_instances`."""
-        return list_instances(self._db, customer)
+        """List live (not deleted) instances, optionally of one customer.
+
+        Parameters
+        ----------
+        customer
+            A customer slug; None lists every customer's instances.
+
+        Returns
+        -------
+        DataFrame
+            slug, name, customer (slug), license (slug), deployment_zone (slug or None),
+            license_start, license_end (dates or None), description, metadata (dict),
+            created_at, updated_at (aware UTC), customer_name — ordered by slug.
+
+        Raises
+        ------
+        NotFoundError
+            ``customer`` does not exist.
+        ValidationError
+            ``customer`` is not a slug.
+        """
+        return list_instances(self._db, customer=customer)
 
 
 class Usage(_Namespace):
-    """``kaiten.usage``"""
+    """``kaiten.usage``: metering — usage reports and entitlement reads."""
 
     def report(self, instance: str, entitlement: str, value: float,
                idempotency_key: str | None = None) -> UsageReport:
-        """Report usage; see :func:`kaiten_analytics.service.usage.report_usage`."""
-        return usage.report_usage(self._db, instance, entitlement, value, idempotency_key)
+        """Report ``value`` of ``entitlement`` used by ``instance``; accept or reject it.
+
+        The report is aggregated by the entitlement's method and accepted unless the result
+        would exceed the license's threshold or falls outside the license term; either way
+        it is in the audit trail. Concurrent reports are serialised on the usage row.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug.
+        entitlement
+            A NUMBER entitlement of the instance's license.
+        value
+            A finite number.
+        idempotency_key
+            A retried report with the same key returns the first outcome (``replayed``) and
+            writes nothing; keys are kept for 7 days.
+
+        Returns
+        -------
+        UsageReport
+            status (``ACCEPTED``/``REJECTED``), usage (``{"type", "value", "event_count"}``
+            after the report), threshold, reason (why rejected), event_id, instance,
+            entitlement, value, previous (the aggregate before), reached (this report took
+            the aggregate to the threshold), replayed.
+
+        Raises
+        ------
+        ValidationError
+            A field is malformed, or the entitlement is not a NUMBER on the license.
+        NotFoundError
+            ``instance`` (or a deleted one) or ``entitlement`` names nothing.
+        ConflictError
+            ``idempotency_key`` was used for a different report.
+        ReadOnlyError
+            The handle is read-only.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.customers.create("acme", "Acme Corp")
+        >>> _ = kaiten.entitlements.create("api-calls", "API calls")
+        >>> _ = kaiten.licenses.create("pro", "Pro", {"api-calls": 10})
+        >>> _ = kaiten.instances.create("acme", "Acme production", "acme-prod", "pro")
+        >>> kaiten.usage.report("acme-prod", "api-calls", 7).status
+        'ACCEPTED'
+        >>> result = kaiten.usage.report("acme-prod", "api-calls", 5)
+        >>> result.status, result.usage["value"]
+        ('REJECTED', 7)
+        """
+        return usage.report_usage(self._db, instance=instance, entitlement=entitlement,
+                                  value=value, idempotency_key=idempotency_key)
 
     def report_many(self, reports: Iterable[Any]) -> list[UsageReport]:
-        """Apply many reports in order in one transaction; one ``UsageReport`` each."""
-        return usage.report_many(self._db, reports)
+        """Apply many reports in order in one transaction.
+
+        Parameters
+        ----------
+        reports
+            Each a mapping with ``instance``, ``entitlement``, ``value`` and optionally
+            ``idempotency_key``, or a tuple in that order.
+
+        Returns
+        -------
+        list of UsageReport
+            One per report, in order; see :meth:`report`.
+
+        Raises
+        ------
+        ValidationError
+            A report is malformed (the field is named ``reports[i].<field>``).
+        NotFoundError
+            An instance or entitlement anywhere names nothing: nothing is written.
+        ConflictError
+            An idempotency key was used for a different report.
+        ReadOnlyError
+            The handle is read-only.
+        """
+        return usage.report_many(self._db, reports=reports)
 
     def get_value(self, instance: str, entitlement: str) -> EntitlementValue:
-        """Return the granted value and current usage; appends the read event."""
-        return usage.get_value(self._db, instance, entitlement)
+        """Return what ``instance`` is granted for ``entitlement`` and its usage.
+
+        Appends the read event ``kaiten.v1.entitlement.value.get`` to the audit trail.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug.
+        entitlement
+            An entitlement slug (any type).
+
+        Returns
+        -------
+        EntitlementValue
+            entitlement, type, value (the license value: threshold for NUMBER), usage
+            (``{"type", "value", "event_count"}``, None before the first accepted report),
+            event_id.
+
+        Raises
+        ------
+        ValidationError
+            A slug is malformed.
+        NotFoundError
+            ``instance`` (or a deleted one) or ``entitlement`` names nothing.
+        ReadOnlyError
+            The handle is read-only (the read is audited, so it writes).
+        """
+        return usage.get_value(self._db, instance=instance, entitlement=entitlement)
 
     def summary(self, instance: str) -> pd.DataFrame:
-        """One row per entitlement of the license; see ``analytics.usage.usage_summary``."""
-        return usage_summary(self._db, instance)
+        """Summarise an instance's usage: one row per entitlement of its license.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug.
+
+        Returns
+        -------
+        DataFrame
+            entitlement (slug), type, aggregation_method, granted (the license value: the
+            threshold for NUMBER, None = no limit), usage (current aggregate, NaN before the
+            first accepted report or for non-NUMBER), event_count (accepted reports),
+            percent_used (0–100 of the threshold, NaN without a limit), updated_at (aware
+            UTC, NaT before the first report), name, unit — ordered by entitlement.
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` names nothing.
+        ValidationError
+            ``instance`` is not a slug.
+        """
+        return usage_summary(self._db, instance=instance)
 
     def purge_keys(self, older_than_hours: float | None = None) -> int:
         """Delete the idempotency keys past their retention; return how many went.
@@ -171,129 +589,643 @@ class Usage(_Namespace):
 
 
 class Audit(_Namespace):
-    """``kaiten.audit``"""
+    """``kaiten.audit``: the audit trail of every report and read, and its statistics.
+
+    Time filters: ``after`` is inclusive and ``before`` exclusive, each an aware
+    ``datetime`` or an RFC 3339 string. ``tz`` is an IANA zone name (``"Europe/Berlin"``)
+    whose local days the counts follow.
+    """
 
     def trail(self, instance: str, event_name: str | None = None, after: Any = None,
               before: Any = None, limit: int = 50, offset: int = 0) -> pd.DataFrame:
-        """The audit trail, newest first; see ``analytics.audit_log.audit_trail``."""
-        return audit_log.audit_trail(self._db, instance, event_name, after, before, limit,
-                                     offset)
+        """Return an instance's audit trail, newest first.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug (a deleted instance's trail is kept).
+        event_name
+            Only events of this name (see ``ka.EVENT_NAMES``).
+        after, before
+            The time range (inclusive, exclusive).
+        limit, offset
+            The page: at most ``limit`` events after skipping ``offset``.
+
+        Returns
+        -------
+        DataFrame
+            id, event_name, entitlement (slug), status, payload (dict), created_at (aware
+            UTC).
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` names nothing.
+        ValidationError
+            A filter is malformed or out of range.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.customers.create("acme", "Acme Corp")
+        >>> _ = kaiten.entitlements.create("api-calls", "API calls")
+        >>> _ = kaiten.licenses.create("pro", "Pro", {"api-calls": 10})
+        >>> _ = kaiten.instances.create("acme", "Acme production", "acme-prod", "pro")
+        >>> _ = kaiten.usage.report("acme-prod", "api-calls", 7)
+        >>> kaiten.audit.trail("acme-prod")[["event_name", "status"]].to_dict("records")
+        [{'event_name': 'kaiten.v1.entitlement.usage.report.accepted', 'status': 'ACCEPTED'}]
+        """
+        return audit_log.audit_trail(self._db, instance=instance, event_name=event_name,
+                                     after=after, before=before, limit=limit, offset=offset)
 
     def events(self, instance: str, entitlement: str | None = None,
                event_name: str | None = None, status: str | None = None,
                search: str | None = None, after: Any = None, before: Any = None,
                limit: int = 50, offset: int = 0) -> pd.DataFrame:
-        """The console's event log page; see ``analytics.audit_log.audit_events``."""
-        return audit_log.audit_events(self._db, instance, entitlement, event_name, status,
-                                      search, after, before, limit, offset)
+        """Return one page of an instance's audit events, newest first (the console's log).
+
+        Equal timestamps are ordered by id (descending), so paging is stable.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug.
+        entitlement, event_name, status
+            Only events of this entitlement, name, or status (``ACCEPTED``, ``REJECTED`` …).
+        search
+            Matches event id, event name, entitlement and payload, case-insensitively.
+        after, before
+            The time range (inclusive, exclusive).
+        limit, offset
+            The page.
+
+        Returns
+        -------
+        DataFrame
+            id, event_name, entitlement (slug), status, payload (dict), created_at (aware
+            UTC), category (Read/Accepted/Rejected).
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` or ``entitlement`` names nothing.
+        ValidationError
+            A filter is malformed or out of range.
+        """
+        return audit_log.audit_events(
+            self._db, instance=instance, entitlement=entitlement, event_name=event_name,
+            status=status, search=search, after=after, before=before, limit=limit,
+            offset=offset)
 
     def count(self, instance: str, entitlement: str | None = None,
               event_name: str | None = None, status: str | None = None,
               search: str | None = None, after: Any = None, before: Any = None
               ) -> audit_log.EventCount:
-        """How many events ``events`` pages through (from rollups when it can)."""
-        return audit_log.count_events(self._db, instance, entitlement, event_name, status,
-                                      search, after, before)
+        """Count the events :meth:`events` pages through.
+
+        Without a search the count is exact and read from the rollups, so it costs the same
+        for ten events or ten million; a text search is counted up to 10,000 and reported
+        as inexact beyond that.
+
+        Parameters
+        ----------
+        instance, entitlement, event_name, status, search, after, before
+            The filters of :meth:`events`.
+
+        Returns
+        -------
+        EventCount
+            count, exact (False when a search count was capped).
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` or ``entitlement`` names nothing.
+        ValidationError
+            A filter is malformed.
+        """
+        return audit_log.count_events(
+            self._db, instance=instance, entitlement=entitlement, event_name=event_name,
+            status=status, search=search, after=after, before=before)
 
     def stats(self, instance: str, entitlement: str | None = None, tz: str = "UTC"
               ) -> AuditStats:
-        """Total, Accepted, Rejected and Today (since local midnight in ``tz``)."""
-        return audit_stats.audit_stats(self._db, instance, entitlement, tz)
+        """Return the four stats cards of an instance's events.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug.
+        entitlement
+            Only this entitlement's events.
+        tz
+            The zone whose midnight starts "today".
+
+        Returns
+        -------
+        AuditStats
+            total (reports and reads), accepted, rejected (usage reports), today (events
+            since local midnight in ``tz``).
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` or ``entitlement`` names nothing.
+        ValidationError
+            A slug is malformed or ``tz`` is not a time zone.
+        """
+        return audit_stats.audit_stats(self._db, instance=instance, entitlement=entitlement,
+                                       tz=tz)
 
     def timeline(self, instance: str, entitlement: str | None = None, tz: str = "UTC",
                  days: int = 30) -> pd.DataFrame:
-        """Events per local day × category; see ``analytics.audit_stats.audit_timeline``."""
-        return audit_stats.audit_timeline(self._db, instance, entitlement, tz, days)
+        """Count events per local day and category, for the ``days`` days ending today.
+
+        Days with no events are present with zero, so the result has ``days`` × 3 rows.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug.
+        entitlement
+            Only this entitlement's events.
+        tz
+            The zone whose local days are counted.
+        days
+            How many days, today included.
+
+        Returns
+        -------
+        DataFrame
+            day (local date, ``datetime.date``), category (``Read``/``Accepted``/
+            ``Rejected``), events (int) — ordered by day, then category in that order.
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` or ``entitlement`` names nothing.
+        ValidationError
+            A slug is malformed, ``tz`` is not a time zone or ``days`` is out of range.
+        """
+        return audit_stats.audit_timeline(self._db, instance=instance,
+                                          entitlement=entitlement, tz=tz, days=days)
 
     def value_over_time(self, instance: str, entitlement: str, max_points: int | None = None
                         ) -> pd.DataFrame:
-        """The aggregate after each accepted report (downsampled with ``max_points``)."""
-        return value_over_time(self._db, instance, entitlement, max_points)
+        """Return the aggregate after each accepted report, with the threshold at that time.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug.
+        entitlement
+            A NUMBER entitlement's slug.
+        max_points
+            Downsample to at most about this many points (e.g. 2000, for a chart): each
+            window keeps its first, lowest, highest and last value, and every report that
+            reached the threshold stays an exact point. None: every report.
+
+        Returns
+        -------
+        DataFrame
+            created_at (aware UTC), value (float), threshold (float, NaN without a limit),
+            crossing (bool: this report took the aggregate to the threshold) — oldest first.
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` or ``entitlement`` names nothing.
+        ValidationError
+            A slug is malformed or ``max_points`` is out of range.
+        """
+        return value_over_time(self._db, instance=instance, entitlement=entitlement,
+                               max_points=max_points)
 
     def rollup_mismatches(self, instance: str | None = None) -> pd.DataFrame:
-        """Recount the raw audit trail and list where the rollups disagree (empty = fine)."""
-        return rollup_mismatches(self._db, instance)
+        """Recount the raw audit trail and list where the rollups disagree.
+
+        A consistency check that scans the raw events, not a console query.
+
+        Parameters
+        ----------
+        instance
+            Only this instance; None checks every instance.
+
+        Returns
+        -------
+        DataFrame
+            table (rollup table name), instance_id, entitlement_id, period (bucket or day
+            number), column (reads/accepted/rejected), rollup (count stored), raw (count
+            recounted) — one row per disagreement; empty when the rollups are right.
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` names nothing.
+        ValidationError
+            ``instance`` is not a slug.
+        """
+        return rollup_mismatches(self._db, instance=instance)
 
 
 class Fleet(_Namespace):
-    """``kaiten.fleet``: every instance × NUMBER entitlement; filters by slug."""
+    """``kaiten.fleet``: every live instance × NUMBER entitlement, across customers.
+
+    Every method takes the filters ``customer``, ``license`` and ``zone`` (slugs; None = all;
+    ``zone=ka.NO_ZONE`` keeps the instances without a deployment zone). An unknown filter
+    slug raises ``NotFoundError``, a malformed one ``ValidationError``.
+    """
 
     def consumption(self, customer: str | None = None, license: str | None = None,
                     zone: str | None = None) -> pd.DataFrame:
-        """Consumption vs threshold; see ``analytics.fleet.consumption``."""
-        return fleet.consumption(self._db, customer, license, zone)
+        """Return consumption against threshold for every live instance × NUMBER entitlement.
+
+        Returns
+        -------
+        DataFrame
+            instance, customer, license, deployment_zone, entitlement, aggregation_method,
+            unit, threshold (NaN = no limit), usage (NaN before the first report),
+            event_count, updated_at (aware UTC), license_start, license_end, percent_used
+            (NaN without a limit or usage), band (``0–20%`` … ``80–100%``, ``at limit``;
+            None without a percentage), status (``no limit``, ``unused``, ``ok``,
+            ``nearing`` (≥ 80 %), ``at limit``).
+
+        Raises
+        ------
+        NotFoundError
+            A filter names nothing.
+        ValidationError
+            A filter is not a slug.
+        """
+        return fleet.consumption(self._db, customer=customer, license=license, zone=zone)
 
     def nearing_limits(self, percent: float = 80.0, customer: str | None = None,
                        license: str | None = None, zone: str | None = None) -> pd.DataFrame:
-        """Pairs at or above ``percent`` of their limit; see ``analytics.fleet``."""
-        return fleet.nearing_limits(self._db, percent, customer, license, zone)
+        """Return the pairs at or above ``percent`` of their limit, fullest first.
+
+        Parameters
+        ----------
+        percent
+            The cut-off, 0–100 of the threshold.
+
+        Returns
+        -------
+        DataFrame
+            The columns of :meth:`consumption`, only rows with percent_used ≥ ``percent``,
+            plus at_limit (bool) — ordered by percent_used descending.
+
+        Raises
+        ------
+        NotFoundError
+            A filter names nothing.
+        ValidationError
+            A filter is not a slug or ``percent`` is not a number.
+        """
+        return fleet.nearing_limits(self._db, percent=percent, customer=customer,
+                                    license=license, zone=zone)
 
     def blocked_demand(self, days: int = 30, customer: str | None = None,
                        license: str | None = None, zone: str | None = None) -> pd.DataFrame:
-        """Rejected reports per instance × entitlement over the last ``days`` days."""
-        return fleet.blocked_demand(self._db, days, customer, license, zone)
+        """Return rejected usage reports per instance × entitlement over the last ``days``.
+
+        Rejections are demand the license blocked: the clearest upsell signal.
+
+        Parameters
+        ----------
+        days
+            How many UTC days, today included.
+
+        Returns
+        -------
+        DataFrame
+            instance, customer, license, deployment_zone, entitlement, threshold, usage,
+            rejected, accepted, rejection_rate (rejected / reports, 0–1), last_rejected_day
+            (UTC date) — only pairs with rejections, most rejected first.
+
+        Raises
+        ------
+        NotFoundError
+            A filter names nothing.
+        ValidationError
+            A filter is not a slug or ``days`` is out of range.
+        """
+        return fleet.blocked_demand(self._db, days=days, customer=customer, license=license,
+                                    zone=zone)
 
     def silent_metering(self, days: int = 7, customer: str | None = None,
                         license: str | None = None, zone: str | None = None) -> pd.DataFrame:
-        """Entitlements read but never reported, or not reported for ``days`` days."""
-        return fleet.silent_metering(self._db, days, customer, license, zone)
+        """Return entitlements read but never reported, or not reported for ``days`` days.
+
+        Parameters
+        ----------
+        days
+            How many days without a report make a pair silent.
+
+        Returns
+        -------
+        DataFrame
+            instance, customer, license, deployment_zone, entitlement, reads (all time),
+            reports (all time), last_read_day, last_report_day (UTC dates or None),
+            days_silent (days since the last report; NaN when never reported), status
+            (``never reported`` or ``silent``) — never-reported first, then the longest
+            silent.
+
+        Raises
+        ------
+        NotFoundError
+            A filter names nothing.
+        ValidationError
+            A filter is not a slug or ``days`` is out of range.
+        """
+        return fleet.silent_metering(self._db, days=days, customer=customer, license=license,
+                                     zone=zone)
 
     def burn_down(self, customer: str | None = None, license: str | None = None,
                   zone: str | None = None) -> pd.DataFrame:
-        """Percent of limit used vs percent of license term elapsed."""
-        return fleet.burn_down(self._db, customer, license, zone)
+        """Return the percent of each limit used against the percent of the term elapsed.
+
+        A burn ratio above 1 means the instance uses its allowance faster than its term
+        runs. Rows need a threshold and both license dates.
+
+        Returns
+        -------
+        DataFrame
+            instance, customer, license, entitlement, aggregation_method, usage, threshold,
+            percent_used, license_start, license_end, percent_term_elapsed (0–100),
+            burn_ratio (percent_used / percent_term_elapsed), projected_percent_at_end
+            (SUM/COUNT only: the percentage reached at the end of the term at the pace so
+            far), pace (``ahead`` > 1.1, ``on pace``, ``behind`` < 0.9) — highest burn
+            ratio first.
+
+        Raises
+        ------
+        NotFoundError
+            A filter names nothing.
+        ValidationError
+            A filter is not a slug.
+        """
+        return fleet.burn_down(self._db, customer=customer, license=license, zone=zone)
 
     def forecast(self, window_days: int = 30, customer: str | None = None,
                  license: str | None = None, zone: str | None = None) -> pd.DataFrame:
-        """The date each instance reaches each limit at its recent (linear) trend."""
-        return fleet.forecast(self._db, window_days, customer, license, zone)
+        """Forecast the date each instance reaches each limit from its recent trend.
+
+        A least-squares line through the daily closing aggregate over the last
+        ``window_days`` UTC days; the date is today plus the headroom over the slope. Fewer
+        than 3 days of reports give no forecast (``not enough data``); a flat or falling
+        trend never reaches the limit (``flat or falling``); an aggregate at its threshold
+        gets today (``at limit``).
+
+        Parameters
+        ----------
+        window_days
+            How many days of history the trend is fitted to.
+
+        Returns
+        -------
+        DataFrame
+            instance, customer, license, deployment_zone, entitlement, aggregation_method,
+            usage, threshold, percent_used, slope_per_day, days_of_data, forecast_date
+            (date or None), days_to_limit (float, NaN without a forecast), reason
+            (``forecast``, ``at limit``, ``not enough data``, ``flat or falling``,
+            ``unused``) — soonest first.
+
+        Raises
+        ------
+        NotFoundError
+            A filter names nothing.
+        ValidationError
+            A filter is not a slug or ``window_days`` is out of range.
+        """
+        return fleet.forecast(self._db, window_days=window_days, customer=customer,
+                              license=license, zone=zone)
 
     def utilisation_bands(self, customer: str | None = None, license: str | None = None,
                           zone: str | None = None) -> pd.DataFrame:
-        """Pairs per license × utilisation band (the heatmap's data)."""
-        return fleet.utilisation_bands(self._db, customer, license, zone)
+        """Count instance × entitlement pairs per license and utilisation band (a heatmap).
+
+        Returns
+        -------
+        DataFrame
+            license, band (``0–20%`` … ``80–100%``, ``at limit``), pairs (int) — every
+            license × band combination present, zeros included.
+
+        Raises
+        ------
+        NotFoundError
+            A filter names nothing.
+        ValidationError
+            A filter is not a slug.
+        """
+        return fleet.utilisation_bands(self._db, customer=customer, license=license,
+                                       zone=zone)
 
 
 class Flags(_Namespace):
-    """``kaiten.flags``"""
+    """``kaiten.flags``: feature flags, their targeting rules and who gets which value."""
 
     def create(self, key: str, name: str, type: str, default_value: Any, enabled: bool = True,
                rules: Any = (), description: str = "") -> Flag:
-        """Create a feature flag (writes ``FEATURE_FLAG_CREATED``); rules are validated."""
-        return flag_writes.create_flag(self._db, key, name, type, default_value, enabled,
-                                       rules, description)
+        """Create a feature flag and write ``FEATURE_FLAG_CREATED``.
+
+        Parameters
+        ----------
+        key
+            The flag's key, unique: it names the flag in applications and seeds its rollouts.
+        name
+            The display name.
+        type
+            ``boolean``, ``string``, ``number`` or ``json``.
+        default_value
+            What the flag serves when no rule matches (of ``type``).
+        enabled
+            A disabled flag serves its default to everyone.
+        rules
+            A list of targeting rules, or its JSON text; each is validated.
+        description
+            Free text.
+
+        Returns
+        -------
+        Flag
+            key, name, type, default_value, enabled, rules, description, created_at,
+            updated_at.
+
+        Raises
+        ------
+        ValidationError
+            A field or a rule is malformed, or a value is not of ``type``.
+        ConflictError
+            ``key`` is taken.
+        ReadOnlyError
+            The handle is read-only.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> kaiten.flags.create("dark-mode", "Dark mode", "boolean", False).enabled
+        True
+        """
+        return flag_writes.create_flag(
+            self._db, key=key, name=name, type=type, default_value=default_value,
+            enabled=enabled, rules=rules, description=description)
 
     def update(self, key: str, /, **changes: Any) -> Flag:
-        """Change fields of a flag (writes ``FEATURE_FLAG_UPDATED``); the key stays."""
+        """Change fields of a flag; writes ``FEATURE_FLAG_UPDATED`` when something changed.
+
+        Parameters
+        ----------
+        key
+            The flag to change (the key itself cannot change).
+        **changes
+            Any of name, description, type, default_value, enabled, rules; the flag as
+            changed must be whole (a new type needs a default and rules of that type).
+
+        Returns
+        -------
+        Flag
+            The flag as changed.
+
+        Raises
+        ------
+        ValidationError
+            A field is unknown or malformed.
+        NotFoundError
+            ``key`` names no flag.
+        ReadOnlyError
+            The handle is read-only.
+        """
         return flag_writes.update_flag(self._db, key, **changes)
 
     def delete(self, key: str) -> None:
-        """Delete a flag (writes ``FEATURE_FLAG_DELETED``)."""
-        flag_writes.delete_flag(self._db, key)
+        """Delete a flag and write ``FEATURE_FLAG_DELETED`` with its last state.
+
+        Raises
+        ------
+        NotFoundError
+            ``key`` names no flag.
+        ValidationError
+            ``key`` is malformed.
+        ReadOnlyError
+            The handle is read-only.
+        """
+        flag_writes.delete_flag(self._db, key=key)
 
     def get(self, key: str) -> Flag:
-        """Return one flag."""
-        return flag_writes.get_flag(self._db, key)
+        """Return one flag.
+
+        Returns
+        -------
+        Flag
+            See :meth:`create`.
+
+        Raises
+        ------
+        NotFoundError
+            ``key`` names no flag.
+        ValidationError
+            ``key`` is malformed.
+        """
+        return flag_writes.get_flag(self._db, key=key)
 
     def list(self) -> pd.DataFrame:
-        """List flags; see :func:`kaiten_analytics.analytics.flags.list_flags`."""
+        """List every feature flag, ordered by key.
+
+        Returns
+        -------
+        DataFrame
+            key, name, type, enabled, default_value, rules (the list of rules), rule_count,
+            description, created_at, updated_at (aware UTC).
+        """
         return flag_reads.list_flags(self._db)
 
     def evaluate(self, key: str, instance: str) -> FlagEvaluation:
-        """Return the value the flag serves the instance: value, reason, rule, error."""
-        return flag_reads.evaluate_flag(self._db, key, instance)
+        """Return the value the flag ``key`` serves the live instance ``instance``, and why.
+
+        A malformed flag does not raise: it serves its default with reason ``ERROR``.
+
+        Returns
+        -------
+        FlagEvaluation
+            value, reason (``DISABLED``, ``TARGETING_MATCH``, ``SPLIT``, ``DEFAULT`` or
+            ``ERROR``), rule (index of the rule that served it, or None), error, key.
+
+        Raises
+        ------
+        NotFoundError
+            ``key`` or ``instance`` (a deleted one too) names nothing.
+        ValidationError
+            ``key`` or ``instance`` is malformed.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.customers.create("acme", "Acme Corp")
+        >>> _ = kaiten.licenses.create("pro", "Pro")
+        >>> _ = kaiten.instances.create("acme", "Acme production", "acme-prod", "pro")
+        >>> _ = kaiten.flags.create("dark-mode", "Dark mode", "boolean", False)
+        >>> evaluation = kaiten.flags.evaluate("dark-mode", "acme-prod")
+        >>> evaluation.value, evaluation.reason
+        (False, 'DEFAULT')
+        """
+        return flag_reads.evaluate_flag(self._db, key=key, instance=instance)
 
     def evaluate_all(self, instance: str) -> pd.DataFrame:
-        """Evaluate every flag for one instance; see ``analytics.flags.evaluate_all``."""
-        return flag_reads.evaluate_all(self._db, instance)
+        """Evaluate every flag for the live instance ``instance``, ordered by flag key.
+
+        Returns
+        -------
+        DataFrame
+            key, name, type, value (what the instance gets), reason (DISABLED,
+            TARGETING_MATCH, SPLIT, DEFAULT or ERROR), rule (index of the rule that served
+            the value — or, with ERROR, of the malformed rule; <NA> otherwise), explanation
+            (why, in words), error (what is malformed, None unless ERROR).
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` (a deleted one too) names nothing.
+        ValidationError
+            ``instance`` is not a slug.
+        """
+        return flag_reads.evaluate_all(self._db, instance=instance)
 
     def exposure(self, key: str) -> pd.DataFrame:
-        """Which live instance gets which value of one flag; ``analytics.flags.flag_exposure``."""
-        return flag_reads.flag_exposure(self._db, key)
+        """Evaluate the flag ``key`` for every live instance: who gets which value, and why.
+
+        Returns
+        -------
+        DataFrame
+            instance, customer, license, deployment_zone (slugs; None without one), value,
+            reason, rule (<NA> when no rule served the value), explanation — ordered by
+            instance.
+
+        Raises
+        ------
+        NotFoundError
+            ``key`` names no flag.
+        ValidationError
+            ``key`` is malformed.
+        """
+        return flag_reads.flag_exposure(self._db, key=key)
 
     def exposure_summary(self, key: str) -> pd.DataFrame:
-        """Instances per value of one flag; see ``analytics.flags.exposure_summary``."""
-        return flag_reads.exposure_summary(self._db, key)
+        """Count the live instances getting each value of the flag ``key``, by reason and rule.
+
+        Returns
+        -------
+        DataFrame
+            value, reason, rule (<NA> when no rule served it), instances (count), share
+            (percent of live instances, 0–100) — most instances first.
+
+        Raises
+        ------
+        NotFoundError
+            ``key`` names no flag.
+        ValidationError
+            ``key`` is malformed.
+        """
+        return flag_reads.exposure_summary(self._db, key=key)
 
 
 class Users(_Namespace):

@@ -48,3 +48,42 @@ def test_every_namespace_method_has_a_docstring():
         for name, fn in inspect.getmembers(cls, inspect.isfunction):
             if not name.startswith("_"):
                 assert inspect.getdoc(fn), f"{cls.__name__}.{name}"
+
+
+def _namespace_methods():
+    for _, cls in inspect.getmembers(client, inspect.isclass):
+        if cls.__module__ == client.__name__ and issubclass(cls, client._Namespace):
+            for name, fn in inspect.getmembers(cls, inspect.isfunction):
+                if not name.startswith("_"):
+                    yield f"{cls.__name__}.{name}", fn
+
+
+NEVER_RAISE = {"Users.role_of"}  # any email has a role or none (the console asks it)
+
+
+def test_namespace_methods_document_their_columns_and_errors():
+    methods = dict(_namespace_methods())
+    assert len(methods) > 40
+    for name, fn in methods.items():
+        doc = inspect.getdoc(fn) or ""
+        if "DataFrame" in str(inspect.signature(fn).return_annotation):
+            assert re.search(r"Returns\n-+\n\s*DataFrame\n\s+\w", doc), name
+        if len(inspect.signature(fn).parameters) > 1 and name not in NEVER_RAISE:
+            # takes input: says what it refuses
+            assert re.search(r"Raises\n-+\n\s*\w+Error\n", doc), name
+
+
+def test_namespace_methods_pass_arguments_by_keyword():
+    import ast
+
+    tree = ast.parse(inspect.getsource(client))
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and node.args
+             and ast.unparse(node.args[0]) == "self._db"]
+    assert len(calls) > 40
+    for call in calls:
+        # the database, then keywords; a positional-only slug/key (its new value may be
+        # one of **changes) is the one exception
+        rest = call.args[1:]
+        assert all(isinstance(arg, ast.Name) and arg.id in ("slug", "key") for arg in rest), (
+            ast.unparse(call))
+        assert len(rest) <= 1, ast.unparse(call)
