@@ -20,6 +20,10 @@ together by a barrier and reporting in a loop for ``--seconds``:
   ``BEGIN`` (SQLite: ``BEGIN IMMEDIATE``), ``SELECT value … FOR UPDATE`` on the usage row
   (no ``FOR UPDATE`` on SQLite), ``UPDATE`` it, ``INSERT`` the audit row, ``COMMIT``; the same
   tables, timestamps and payload as the library, on other instances;
+* **bare SQL**: the bare transaction, a second baseline: ``BEGIN`` (SQLite: ``BEGIN
+  IMMEDIATE``), ``UPDATE`` one row, ``INSERT`` one row, ``COMMIT``, into two bare tables
+  (``bench_bare_usage``, ``bench_bare_audit``: the same column types, none of the product's
+  indexes, constraints or foreign keys) — what any durable "count it and log it" costs;
 * **report with a key**: the library call with a fresh ``idempotency_key`` each time (what a
   reporter that retries safely sends: the key is claimed and its outcome stored in the same
   transaction);
@@ -27,9 +31,10 @@ together by a barrier and reporting in a loop for ``--seconds``:
 
 Figures are reports per second: all reports of all reporters / wall time. Library and raw runs
 alternate (library, raw, library, raw, …) for ``--rounds`` rounds and the table shows the
-median of each and the ratio library / raw SQL. Targets: ratio >= 0.5 on PostgreSQL and
->= 0.25 on SQLite for ``report``; ``report_many`` well above the raw single-report SQL; the
-keyed report is shown for what a key costs, without a target of its own.
+median of each, the ratio library / raw SQL and the ratio library / bare SQL. Targets: ratio
+>= 0.5 on PostgreSQL and >= 0.25 on SQLite for ``report``, SQLite's also >= 0.25 of the bare
+transaction; ``report_many`` well above the raw single-report SQL; the keyed report is shown
+for what a key costs, without a target of its own.
 
 Absolute figures depend on the machine and on whatever else runs on it (on a shared 2-core
 machine they move by tens of percent from run to run); the ratios are the figures to compare,
@@ -66,10 +71,11 @@ ENTITLEMENT = "bench-calls"
 MAX_REPORTERS = 8
 BATCH = 100  # reports per report_many call
 TARGETS = {"postgresql": 0.5, "sqlite": 0.25}
+BARE_TARGETS = {"sqlite": 0.25}  # report / bare SQL
 USAGE_ACCEPTED = "kaiten.v1.entitlement.usage.report.accepted"
 
 # case names
-LIBRARY, KEYED, RAW, MANY = "library", "keyed", "raw SQL", "report_many"
+LIBRARY, KEYED, RAW, BARE, MANY = "library", "keyed", "raw SQL", "bare SQL", "report_many"
 NAMES = {LIBRARY: "report", KEYED: "report+key", MANY: f"many({BATCH})"}
 
 
@@ -141,9 +147,33 @@ def set_up(database: BenchDatabase) -> None:
             ).scalar_one()
     finally:
         kaiten.close()
+    create_bare_tables(database)
     database.library_instances = [f"lib-{index}" for index in range(MAX_REPORTERS)]
     database.raw_rows = [(f"raw-{index}", ids[f"raw-{index}"])
                          for index in range(MAX_REPORTERS)]
+
+
+def create_bare_tables(database: BenchDatabase) -> None:
+    """Create the bare baseline's two tables: no keys, indexes, constraints or triggers.
+
+    ``bench_bare_usage`` has one row per reporter (``slot`` 0 … ``MAX_REPORTERS - 1``), found
+    by a full scan of those few rows.
+    """
+    json_type, time_type = (("TEXT", "TEXT") if database.engine == "sqlite"
+                            else ("JSONB", "TIMESTAMPTZ"))
+    statements = [
+        f"CREATE TABLE bench_bare_usage (slot INTEGER, value {json_type}, "
+        f"updated_at {time_type})",
+        f"CREATE TABLE bench_bare_audit (id TEXT, instance_id INTEGER, entitlement_id INTEGER,"
+        f" event_name TEXT, status TEXT, payload {json_type}, created_at {time_type})",
+        *(f"INSERT INTO bench_bare_usage (slot) VALUES ({slot})"
+          for slot in range(MAX_REPORTERS)),
+    ]
+    engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    engine.dispose()
 
 
 def check_consistency(database: BenchDatabase) -> list[str]:
@@ -172,11 +202,15 @@ def check_consistency(database: BenchDatabase) -> list[str]:
 
 # --- reporters (each in its own process) ---------------------------------------------------------
 class RawSQLReporter:
-    """The report transaction written by hand with sqlite3 or psycopg, for one usage row."""
+    """The report transaction written by hand with sqlite3 or psycopg, for one usage row.
+
+    ``bare``: the bare transaction instead (update the reporter's row of
+    ``bench_bare_usage`` from the count it keeps, insert into ``bench_bare_audit``).
+    """
 
     def __init__(self, engine: str, target: str, instance: str, instance_id: int,
-                 entitlement_id: int) -> None:
-        self.engine = engine
+                 entitlement_id: int, bare: bool = False, slot: int = 0) -> None:
+        self.engine, self.bare, self.slot, self.count = engine, bare, slot, 0
         self.instance, self.instance_id, self.entitlement_id = instance, instance_id, entitlement_id
         if engine == "sqlite":
             self.connection: Any = sqlite3.connect(target, timeout=SQLITE_BUSY_TIMEOUT,
@@ -192,6 +226,9 @@ class RawSQLReporter:
             self.insert = ("INSERT INTO feature_audit_trail (id, instance_id, entitlement_id,"
                            " event_name, status, payload, created_at)"
                            " VALUES (?, ?, ?, ?, ?, ?, ?)")
+            if bare:
+                self.update = "UPDATE bench_bare_usage SET value = ?, updated_at = ? WHERE slot = ?"
+                self.insert = self.insert.replace("feature_audit_trail", "bench_bare_audit")
         else:
             import psycopg
 
@@ -204,6 +241,10 @@ class RawSQLReporter:
             self.insert = ("INSERT INTO feature_audit_trail (id, instance_id, entitlement_id,"
                            " event_name, status, payload, created_at)"
                            " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)")
+            if bare:
+                self.update = ("UPDATE bench_bare_usage SET value = %s::jsonb, updated_at = %s"
+                               " WHERE slot = %s")
+                self.insert = self.insert.replace("feature_audit_trail", "bench_bare_audit")
 
     def report(self, value: int) -> None:
         """Add ``value`` to the usage row and append its audit event, in one transaction."""
@@ -211,15 +252,19 @@ class RawSQLReporter:
         key = (self.instance_id, self.entitlement_id)
         cursor.execute(self.begin)
         try:
-            stored = cursor.execute(self.select, key).fetchone()[0]
-            usage = json.loads(stored) if isinstance(stored, str) else stored
-            before, count = usage["value"], usage["event_count"]
+            if self.bare:  # nothing read back: the value comes from the reporter's own count
+                before = count = self.count
+            else:
+                stored = cursor.execute(self.select, key).fetchone()[0]
+                usage = json.loads(stored) if isinstance(stored, str) else stored
+                before, count = usage["value"], usage["event_count"]
             after = before + value
             now = datetime.now(UTC)
             at: Any = now if self.engine == "postgresql" else (
                 now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"))
+            where = (self.slot,) if self.bare else key
             cursor.execute(self.update, (json.dumps(
-                {"type": "number", "value": after, "event_count": count + 1}), at, *key))
+                {"type": "number", "value": after, "event_count": count + 1}), at, *where))
             payload = {
                 "instance": self.instance, "entitlement": ENTITLEMENT, "value": value,
                 "aggregation_method": "SUM", "threshold": None, "aggregate_before": before,
@@ -229,6 +274,7 @@ class RawSQLReporter:
             cursor.execute(self.insert, (new_id(now), *key, USAGE_ACCEPTED, "ACCEPTED",
                                          json.dumps(payload), at))
             cursor.execute("COMMIT")
+            self.count = count + 1
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
@@ -244,24 +290,26 @@ class RawSQLReporter:
 class Job:
     """One reporter's part of a measurement."""
 
-    case: str  # LIBRARY, KEYED, RAW or MANY
+    case: str  # LIBRARY, KEYED, RAW, BARE or MANY
     engine: str
     url: str
     raw_target: str
     instance: str
     instance_id: int
     entitlement_id: int
+    slot: int  # the reporter's index (its row of bench_bare_usage)
     reporters: int  # how many reporters take part (picks the barrier)
     seconds: float
 
 
 def _reporter_for(job: Job, cache: dict[tuple[str, str, str], Any]) -> Callable[[], int]:
     """Return a function doing one call of ``job`` and returning how many reports it made."""
-    if job.case == RAW:
-        key = (RAW, job.raw_target, job.instance)
+    if job.case in (RAW, BARE):
+        key = (job.case, job.raw_target, job.instance)
         if key not in cache:
             cache[key] = RawSQLReporter(job.engine, job.raw_target, job.instance,
-                                        job.instance_id, job.entitlement_id)
+                                        job.instance_id, job.entitlement_id,
+                                        bare=job.case == BARE, slot=job.slot)
         raw = cache[key]
 
         def raw_report() -> int:
@@ -345,13 +393,13 @@ class Pool:
     def measure(self, database: BenchDatabase, case: str, reporters: int, seconds: float) -> float:
         """Run ``case`` with ``reporters`` processes for ``seconds``; return reports/s."""
         for index in range(reporters):
-            if case == RAW:
+            if case in (RAW, BARE):
                 instance, instance_id = database.raw_rows[index]
             else:
                 instance, instance_id = database.library_instances[index], 0
             self.tasks[index].put(Job(case, database.engine, database.url, database.raw_target,
                                       instance, instance_id, database.entitlement_id,
-                                      reporters, seconds))
+                                      index, reporters, seconds))
         outcomes = [self.results.get(timeout=seconds + 120) for _ in range(reporters)]
         errors = [error for *_, error in outcomes if error]
         if errors:
@@ -392,7 +440,7 @@ def run_engine(pool: Pool, database: BenchDatabase, figures: Figures, seconds: f
                rounds: int) -> None:
     """Alternate library and raw SQL runs for ``rounds`` rounds on one engine."""
     plan = [(case, reporters) for reporters in (1, MAX_REPORTERS)
-            for case in (LIBRARY, KEYED, RAW, MANY)]
+            for case in (LIBRARY, KEYED, RAW, BARE, MANY)]
     for round_number in range(1, rounds + 1):
         for case, reporters in plan:
             rate = pool.measure(database, case, reporters, seconds)
@@ -402,30 +450,39 @@ def run_engine(pool: Pool, database: BenchDatabase, figures: Figures, seconds: f
 
 
 def format_table(engines: list[str], figures: Figures) -> str:
-    """The result table: medians, the ratio library / raw SQL and the target."""
+    """The result table: medians, the ratios to both baselines and the targets."""
     header = (f"{'engine':<11} {'case':<12} {'reporters':>9} {'library r/s':>12} "
-              f"{'raw SQL r/s':>12} {'ratio':>6}  {'target':<7} {'met':<4} ratio per round")
+              f"{'raw SQL r/s':>12} {'ratio':>6}  {'target':<7} {'met':<4} "
+              f"{'bare r/s':>9} {'vs bare':>7}  {'target':<7} {'met':<4} ratio per round")
     lines = [header, "-" * len(header)]
     for engine in engines:
         for case in (LIBRARY, KEYED, MANY):
             for reporters in (1, MAX_REPORTERS):
                 library = figures.median(engine, case, reporters)
                 raw = figures.median(engine, RAW, reporters)
+                bare = figures.median(engine, BARE, reporters)
                 target = {LIBRARY: TARGETS[engine], MANY: 1.0}.get(case)  # keyed: none set
+                bare_target = BARE_TARGETS.get(engine) if case == LIBRARY else None
                 per_round = " ".join(
                     f"{lib / base:.2f}" for lib, base in zip(
                         figures.rounds[(engine, case, reporters)],
                         figures.rounds[(engine, RAW, reporters)], strict=True))
-                name = NAMES[case]
-                if target is None:
-                    wanted, met = "-", "-"
-                else:
-                    wanted = f"> {target:g}" if case == MANY else f">= {target:g}"
-                    met = "yes" if library / raw >= target else "NO"
+                wanted, met = _target(target, library / raw, case == MANY)
+                bare_wanted, bare_met = _target(bare_target, library / bare, False)
                 lines.append(
-                    f"{engine:<11} {name:<12} {reporters:>9} {library:>12.0f} {raw:>12.0f} "
-                    f"{library / raw:>6.2f}  {wanted:<7} {met:<4} {per_round}")
+                    f"{engine:<11} {NAMES[case]:<12} {reporters:>9} {library:>12.0f} "
+                    f"{raw:>12.0f} {library / raw:>6.2f}  {wanted:<7} {met:<4} "
+                    f"{bare:>9.0f} {library / bare:>7.2f}  {bare_wanted:<7} {bare_met:<4} "
+                    f"{per_round}")
     return "\n".join(lines)
+
+
+def _target(target: float | None, ratio: float, above: bool) -> tuple[str, str]:
+    """The target column and whether it is met ("-" without a target)."""
+    if target is None:
+        return "-", "-"
+    wanted = f"> {target:g}" if above else f">= {target:g}"
+    return wanted, "yes" if ratio >= target else "NO"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -481,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     engines = [database.engine for database in databases]
     print()
     print(f"Ingest: reports/s, median of {args.rounds} rounds of {args.seconds:g} s; "
-          f"ratio = library / raw SQL ({os.cpu_count()} CPUs, "
+          f"ratio = library / raw SQL, vs bare = library / bare SQL ({os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}, {time.monotonic() - started:.0f} s)")
     print(format_table(engines, figures))
     print(f"many({BATCH}) = usage.report_many of {BATCH} reports per call, against the raw "
