@@ -113,7 +113,8 @@ __all__ = [
 
 
 def connect(url: str | None = None, clock=None, *, migrate: bool = True,
-            pool_size: int | None = None, pool_timeout: float | None = None) -> Kaiten:
+            pool_size: int | None = None, pool_timeout: float | None = None,
+            warehouse_url: str | None = None) -> Kaiten:
     """Connect to a Kaiten database and migrate it to the newest schema.
 
     Parameters
@@ -131,6 +132,14 @@ def connect(url: str | None = None, clock=None, *, migrate: bool = True,
     pool_timeout
         Seconds a call waits for a free pooled connection before ``UnavailableError``
         (default 30).
+    warehouse_url
+        The ClickHouse mirror of the audit trail (SPEC §14): ``clickhouse://user@host:8123/db``
+        or ``chdb:///path`` (the embedded engine; ``?database=name``, default ``kaiten``).
+        Default ``$KAITEN_WAREHOUSE_URL``; unset, every read uses the system of record. Set,
+        ``kaiten.audit.stats/timeline/value_over_time/events/count/trail`` and
+        ``kaiten.fleet.*`` read ClickHouse; writes and entitlement reads stay on ``url``;
+        ``migrate`` also brings the warehouse schema to its newest version. Needs the
+        ``warehouse`` extra.
 
     Raises
     ------
@@ -139,6 +148,7 @@ def connect(url: str | None = None, clock=None, *, migrate: bool = True,
     """
     from kaiten_analytics.clock import system_clock
     from kaiten_analytics.config import database_url
+    from kaiten_analytics.config import warehouse_url as configured_warehouse_url
     from kaiten_analytics.db.engine import create_engine
     from kaiten_analytics.db.errors import UNAVAILABLE, translate_unavailable
     from kaiten_analytics.db.migrate import upgrade
@@ -151,4 +161,9 @@ def connect(url: str | None = None, clock=None, *, migrate: bool = True,
         except UNAVAILABLE as error:
             engine.dispose()
             raise translate_unavailable(error) from error
-    return Kaiten(Database(engine=engine, clock=clock or system_clock))
+    warehouse = None
+    if (mirror := configured_warehouse_url(warehouse_url)) is not None:
+        from kaiten_analytics.db.warehouse import open_warehouse
+
+        warehouse = open_warehouse(mirror, upgrade_schema=migrate)
+    return Kaiten(Database(engine=engine, clock=clock or system_clock, warehouse=warehouse))

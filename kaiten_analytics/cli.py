@@ -6,10 +6,11 @@ import argparse
 import os
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import kaiten_analytics as ka
-from kaiten_analytics import cli_api, cli_keys, cli_users
+from kaiten_analytics import cli_api, cli_keys, cli_users, cli_warehouse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cli_keys.add_parser(commands, url)
     cli_api.add_parser(commands, url)
+    cli_warehouse.add_parser(commands, url)
 
     args = parser.parse_args(argv)
     args.url = getattr(args, "url", None)
@@ -65,6 +67,9 @@ def _run(args: argparse.Namespace) -> int:
         return _console(args)
     if args.command == "api":
         return cli_api.run(args)
+    if args.command == "warehouse":
+        with closing(cli_warehouse.connect(args)) as kaiten:
+            return cli_warehouse.run(args, kaiten)
     kaiten = ka.connect(args.url)
     try:
         return _run_with(kaiten, args)

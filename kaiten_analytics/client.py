@@ -43,8 +43,10 @@ from kaiten_analytics.entities import (
     UsageReport,
     Zone,
 )
+from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.service import catalogue, instances, keys, usage, users
 from kaiten_analytics.service import flags as flag_writes
+from kaiten_analytics.service import warehouse as warehouse_sync
 from kaiten_analytics.service.database import Database
 
 
@@ -1393,6 +1395,58 @@ class Demo(_Namespace):
                           progress=progress)
 
 
+class Warehouse(_Namespace):
+    """``kaiten.warehouse``: the ClickHouse mirror of the audit trail (SPEC §14).
+
+    Needs a warehouse URL (``connect(..., warehouse_url=...)`` or ``$KAITEN_WAREHOUSE_URL``);
+    without one every method raises ``ValidationError(field="warehouse_url")``.
+    """
+
+    def _mirror(self):
+        if self._db.warehouse is None:
+            raise ValidationError("warehouse_url", "no warehouse configured: set "
+                                  "KAITEN_WAREHOUSE_URL or pass connect(warehouse_url=...)")
+        return self._db.warehouse
+
+    @property
+    def configured(self) -> bool:
+        """Whether a warehouse is configured (reads then come from it)."""
+        return self._db.warehouse is not None
+
+    def sync(self, *, batch_rows: int = warehouse_sync.BATCH_ROWS, from_start: bool = False,
+             progress: bool = False) -> warehouse_sync.SyncResult:
+        """Copy new audit events and usage rows into the warehouse; return what was copied.
+
+        Idempotent and resumable: it starts from the watermark the warehouse stores and only
+        inserts event ids it lacks, so re-running it (even after ``kill -9``) never counts an
+        event twice. ``from_start`` re-reads the whole trail (after a backfill with a past
+        clock). ``progress`` shows a tqdm bar on stderr.
+
+        Returns
+        -------
+        SyncResult
+            events (new to the warehouse), events_read, usage_rows, watermark (last id).
+        """
+        return warehouse_sync.run_sync(self._db.engine, self._mirror(), batch_rows=batch_rows,
+                                       from_start=from_start, progress=progress)
+
+    def verify(self) -> pd.DataFrame:
+        """Compare event counts per instance × UTC day × category with the system of record.
+
+        Returns
+        -------
+        DataFrame
+            instance (slug), day (UTC date), category (Read/Accepted/Rejected),
+            system_of_record, warehouse_events, warehouse_rollup (ints) — one row per
+            disagreement; empty when the warehouse agrees.
+        """
+        return warehouse_sync.verify(self._db.engine, self._mirror())
+
+    def status(self) -> dict[str, Any]:
+        """Return the warehouse's database, schema version and watermarks."""
+        return warehouse_sync.status(self._mirror())
+
+
 class Kaiten:
     """A connected Kaiten Analytics database. Build it with :func:`kaiten_analytics.connect`.
 
@@ -1414,6 +1468,7 @@ class Kaiten:
         self.keys = Keys(db)
         self.users = Users(db)
         self.demo = Demo(db)
+        self.warehouse = Warehouse(db)
 
     @property
     def url(self) -> str:
@@ -1459,8 +1514,10 @@ class Kaiten:
         return self.db.now().astimezone(time_zone(tz)).date()
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Release the connection pool (and the warehouse client)."""
         self.db.engine.dispose()
+        if self.db.warehouse is not None:
+            self.db.warehouse.close()
 
     def __repr__(self) -> str:
         return f"Kaiten({self.url!r})"

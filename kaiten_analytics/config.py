@@ -27,6 +27,12 @@ def api_key_pepper(pepper: str | None = None) -> bytes:
     return (pepper or os.environ.get("KAITEN_API_KEY_PEPPER") or DEFAULT_API_KEY_PEPPER).encode()
 
 
+def warehouse_url(url: str | None = None) -> str | None:
+    """Return ``url``, else ``$KAITEN_WAREHOUSE_URL``, else None (no warehouse: read the
+    system of record)."""
+    return url or os.environ.get("KAITEN_WAREHOUSE_URL") or None
+
+
 def default_timezone(tz: str | None = None) -> str:
     """Return ``tz``, else ``$KAITEN_TIMEZONE``, else ``UTC``; the name is checked."""
     name = tz or os.environ.get("KAITEN_TIMEZONE") or DEFAULT_TIMEZONE

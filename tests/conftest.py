@@ -214,3 +214,26 @@ def pytest_terminal_summary(terminalreporter):
                 if _per_engine[(engine, outcome)]
             )
             terminalreporter.write_line(f"{engine}: {parts or 'none'}")
+
+
+# --- the warehouse (SPEC §14): one embedded ClickHouse engine per process ----------------------
+# chDB opens one engine per process (a second path fails), so every test of a worker shares
+# the engine at one directory and gets a fresh database in it. Under pytest-xdist each worker
+# is its own process, with its own base temp directory.
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory) -> str:
+    """The directory of this process's embedded ClickHouse engine."""
+    pytest.importorskip("clickhouse_connect", reason="the warehouse extra is not installed")
+    return str(tmp_path_factory.getbasetemp() / "chdb")
+
+
+@pytest.fixture
+def warehouse_url(chdb_path):
+    """A ``chdb://`` URL naming a fresh database in this process's engine (dropped after)."""
+    database = f"w_{uuid.uuid4().hex[:12]}"
+    yield f"chdb://{chdb_path}?database={database}"
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(dsn=f"chdb://{chdb_path}")
+    client.command(f"DROP DATABASE IF EXISTS {database}")

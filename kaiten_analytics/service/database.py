@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -19,6 +20,9 @@ from kaiten_analytics.db.errors import (
 )
 from kaiten_analytics.errors import ReadOnlyError
 
+if TYPE_CHECKING:
+    from kaiten_analytics.db.warehouse import Warehouse
+
 
 @dataclass(frozen=True)
 class Database:
@@ -27,11 +31,15 @@ class Database:
     ``read_only`` handles refuse to open a write transaction: every write use-case opens one
     through :meth:`transaction`, so this one check covers them all (the console gives a
     viewer such a handle; hiding its forms is not the only defence).
+
+    ``warehouse`` (the ClickHouse mirror, SPEC §14) is set when a warehouse URL is: the audit
+    analytics and fleet views then read their event counts from it.
     """
 
     engine: Engine
     clock: Clock
     read_only: bool = False
+    warehouse: Warehouse | None = None
 
     @property
     def dialect(self) -> str:
