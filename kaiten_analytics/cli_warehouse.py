@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from kaiten_analytics.client import Kaiten
+import kaiten_analytics as ka
 
 
 def add_parser(commands: argparse._SubParsersAction, url_parent: argparse.ArgumentParser
@@ -38,14 +38,13 @@ def add_parser(commands: argparse._SubParsersAction, url_parent: argparse.Argume
     sub.add_parser("status", help="schema version and watermarks", parents=[url_parent, common])
 
 
-def connect(args: argparse.Namespace) -> Kaiten:
+def connect(args: argparse.Namespace) -> ka.Kaiten:
     """Connect to the system of record and the warehouse the arguments name."""
-    import kaiten_analytics as ka
 
     return ka.connect(args.url, warehouse_url=args.warehouse_url)
 
 
-def run(args: argparse.Namespace, kaiten: Kaiten) -> int:
+def run(args: argparse.Namespace, kaiten: ka.Kaiten) -> int:
     """Run one ``kaiten warehouse`` subcommand; return the exit status."""
     command = args.warehouse_command
     if command == "upgrade":

@@ -128,10 +128,8 @@ def test_sync_killed_mid_batch_and_re_run_leaves_counts_exact_sqlite_only(
         database_url, tmp_path):
     # The sync runs in its own process (chDB: one engine per process, and this test's process
     # holds another); SIGKILL lands while it is copying, between or inside batches.
-    from kaiten_analytics.demo.build import build_demo
-
     kaiten = ka.connect(database_url)
-    build_demo(kaiten, customers=3, instances=8, events=3_000, days=20, progress=False)
+    kaiten.demo.build(customers=3, instances=8, events=3_000, days=20, progress=False)
     kaiten.close()
     url = f"chdb://{tmp_path / 'engine'}?database=killed"
     command = ["warehouse", "sync", "--once", "--batch-rows", "100", "--url", database_url,
