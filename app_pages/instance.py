@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import date
 
 import pandas as pd
@@ -12,6 +11,7 @@ import kaiten_analytics as ka
 from console import session
 from console.audit_tab import render_audit_tab
 from console.entitlements_tab import render_entitlements_tab
+from console.flags_tab import render_flags_tab
 from console.instance_picker import pick_instance
 
 TABS = ("Overview", "Feature Flags", "Entitlements", "Audit Trail")
@@ -83,18 +83,6 @@ def render_overview(instance: ka.Instance, tz: str) -> None:
             st.caption("This instance has no metadata.")
 
 
-def render_flags(kaiten: ka.Kaiten, slug: str) -> None:
-    """Draw the Feature Flags tab, once its module exists."""
-    # find_spec rather than try/except ImportError: a broken flags module must show its error,
-    # not pass for a missing one
-    if importlib.util.find_spec("console.flags_tab") is None:
-        st.info("Feature flags are not available yet.", icon=":material/flag:")
-        return
-    from console.flags_tab import render_flags_tab
-
-    render_flags_tab(kaiten, slug)
-
-
 def main() -> None:
     """Draw the page."""
     st.page_link("app_pages/instances.py", label="All instances", icon=":material/arrow_back:")
@@ -121,7 +109,7 @@ def main() -> None:
             render_overview(instance, tz)
     if flags.open:
         with flags:
-            render_flags(kaiten, slug)
+            render_flags_tab(kaiten, slug)
     if entitlements.open:
         with entitlements:
             render_entitlements_tab(kaiten, slug)

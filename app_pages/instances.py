@@ -65,7 +65,7 @@ def after_write(message: str) -> None:
 
 
 def close_metadata() -> None:
-    """Close the metadata dialog (its flag lives in session state; see ECOSYSTEM-NOTES §2)."""
+    """Close the metadata dialog (its flag lives in session state)."""
     st.session_state.pop(METADATA_KEY, None)
 
 

@@ -3,7 +3,7 @@
 Run it from the repository root::
 
     .venv/bin/python benchmarks/console.py                       # builds its own databases
-    .venv/bin/python benchmarks/console.py --big-instance-events 1000000   # SPEC §9's instance
+    .venv/bin/python benchmarks/console.py --big-instance-events 1000000   # the full-scale instance
     .venv/bin/python benchmarks/console.py --big-url sqlite:////data/spec9.db
 
 What is measured: an AppTest run of the instance detail page (``app_pages/instance.py`` through
@@ -11,8 +11,8 @@ What is measured: an AppTest run of the instance detail page (``app_pages/instan
 stats cards, the 30-day timeline, value over time, the first page of the event log and its
 count, all read live from the database (the tab caches nothing) — on two databases:
 
-* **big**: ``--big-url``, a database holding the busy instance ``megacorp-prod`` (SPEC §9:
-  1,000,000 of its 10,000,000 events; ``kaiten --url URL demo --big-instance-events 1000000``
+* **big**: ``--big-url``, a database holding the busy instance ``megacorp-prod`` (at full
+  scale 1,000,000 of its 10,000,000 events; ``kaiten --url URL demo --big-instance-events 1000000``
   builds one). Without ``--big-url`` the script builds
   ``benchmarks/.data/console-big-<N>.db`` with ``kaiten demo --big-instance-events N``
   (``--big-instance-events``, default 200,000, so the run takes minutes, not tens of them);
@@ -181,7 +181,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                  "hundred events (default: build one)")
     parser.add_argument("--big-instance-events", type=int, default=200_000,
                         help="events of megacorp-prod when building the big database "
-                             "(SPEC §9: 1,000,000; default 200,000)")
+                             "(full scale: 1,000,000; default 200,000)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                         help="where built databases go (default benchmarks/.data/, ignored "
                              "by git)")

@@ -154,8 +154,8 @@ def open_payload(slug: str, event: pd.Series) -> None:
     """Remember ``event`` (a row of ``kaiten.audit.events(slug)``) as the one to show.
 
     The dialog is opened from this session flag on the next full run rather than from the
-    button's own run: a dialog opened by a transient button loses its own buttons (see
-    ECOSYSTEM-NOTES §2), and the Audit Trail tab pauses its live refresh while it is open.
+    button's own run: a dialog opened by a transient button loses its own buttons
+    (streamlit #9786), and the Audit Trail tab pauses its live refresh while it is open.
     """
     st.session_state[PAYLOAD_KEY] = {
         "instance": slug, "id": str(event["id"]), "event_name": str(event["event_name"]),

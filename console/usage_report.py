@@ -24,7 +24,7 @@ FIELD_LABELS = {
     "value": "Value",
     "idempotency_key": "Idempotency key",
 }
-# what each aggregation method does with a report (SPEC §2), in the admin's words
+# what each aggregation method does with a report, in the admin's words
 METHOD_HELP = {
     "SUM": ("adds each value", "Each accepted report adds its value."),
     "COUNT": ("counts reports", "Each accepted report counts 1; the value is recorded in the "

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--events", type=int, default=20_000,
                       help="audit events of history to generate (default 20,000)")
     demo.add_argument("--big-instance-events", type=int, default=0,
-                      help="events for one extra large instance (SPEC §9: 1,000,000)")
+                      help="events for one extra large instance (the scale target: 1,000,000)")
     demo.add_argument("--days", type=int, default=90, help="days of history (default 90)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--if-empty", action="store_true",

@@ -1,4 +1,4 @@
-"""``kaiten users``: who may use the console once its sign-in is configured (SPEC §12)."""
+"""``kaiten users``: who may use the console once its sign-in is configured."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Audit event names, their statuses and the console's categories (SPEC §2), in one place."""
+"""Audit event names, their statuses and the console's categories, in one place."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def open_fleet(at: AppTest) -> AppTest:
 
 
 def show(at: AppTest, view: str) -> AppTest:
-    """Open the tab ``view`` (AppTest cannot click a tab; see ECOSYSTEM-NOTES §2)."""
+    """Open the tab ``view`` (AppTest cannot click a tab: its state is set)."""
     at.session_state["view"] = view
     at.run()
     assert not at.exception

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 from console_support import open_instance, texts
@@ -144,15 +143,6 @@ def test_every_tab_opens_without_error(app, tab):
     assert not app.exception
     # the Overview's cards are not drawn under another tab (the Audit Trail has its own)
     assert "Customer" not in [metric.label for metric in app.metric]
-
-
-def test_feature_flags_tab_says_when_flags_are_not_available(app, monkeypatch):
-    # a None entry in sys.modules makes find_spec report the module as absent
-    monkeypatch.setitem(sys.modules, "console.flags_tab", None)
-    open_instance(app, "acme-eu")
-    app.session_state["tab"] = "Feature Flags"
-    app.run()
-    assert "Feature flags are not available yet." in texts(app.info)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A Hypothesis state machine: the service against a small in-memory model of SPEC §2."""
+"""A Hypothesis state machine: the service against a small in-memory model of metering."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _names = itertools.count()
 
 
 class Model:
-    """What SPEC §2 says the stored usage must be, computed independently."""
+    """What the metering rules say the stored usage must be, computed independently."""
 
     def __init__(self) -> None:
         self.usage: dict[str, tuple[float, int] | None] = {m: None for m in METHODS}

@@ -174,7 +174,7 @@ def _page_statement(f: EventFilter, limit: int, offset: int) -> sa.Select:
 
 def audit_trail(db: Database, instance: str, event_name: str | None = None, after: Any = None,
                 before: Any = None, limit: int = 50, offset: int = 0) -> pd.DataFrame:
-    """Return an instance's audit trail, newest first (SPEC §3).
+    """Return an instance's audit trail, newest first.
 
     Returns
     -------

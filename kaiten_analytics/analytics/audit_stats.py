@@ -1,4 +1,4 @@
-"""Audit statistics and the daily activity timeline, summed from the rollups (SPEC §3).
+"""Audit statistics and the daily activity timeline, summed from the rollups.
 
 Neither query touches ``feature_audit_trail``: totals read the daily rollup (one row per
 instance × entitlement × UTC day); "Today" and the timeline read the daily rollup for whole

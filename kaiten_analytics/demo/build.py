@@ -10,7 +10,7 @@ from kaiten_analytics.demo.flags import create_demo_flags
 from kaiten_analytics.demo.history import write_history
 from kaiten_analytics.service.database import Database
 
-#: the instance that ``--big-instance-events`` fills (SPEC §9: one instance with 1M events)
+#: the instance that ``--big-instance-events`` fills (the scale target: one instance with 1M events)
 BIG_INSTANCE = "megacorp-prod"
 
 

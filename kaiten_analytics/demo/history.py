@@ -93,8 +93,8 @@ def write_history(db: Database, fleet: list[DemoInstance], events: int, days: in
                   progress: bool = True) -> int:
     """Write about ``events`` events over the last ``days`` days; return how many were written.
 
-    ``big`` is an extra (instance slug, events) written the same way, for SPEC §9's
-    one-instance-with-a-million-events database.
+    ``big`` is an extra (instance slug, events) written the same way, for a
+    database with one instance of a million events.
     """
     rng = random.Random(seed)
     np_rng = np.random.default_rng(seed)

@@ -1,7 +1,6 @@
 """Alembic environment: metadata from the models, the connection handed in by the caller."""
 
 from alembic import context
-from sqlalchemy import create_engine
 
 from kaiten_analytics.db.models import metadata
 
@@ -26,7 +25,6 @@ else:  # the `alembic` command line: URL from the settings
     from kaiten_analytics.config import database_url
     from kaiten_analytics.db.engine import create_engine as kaiten_engine
 
-    url = config.get_main_option("sqlalchemy.url") or database_url()
-    engine = kaiten_engine(url) if url else create_engine(url)
+    engine = kaiten_engine(config.get_main_option("sqlalchemy.url") or database_url())
     with engine.begin() as conn:
         _run(conn)

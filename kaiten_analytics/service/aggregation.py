@@ -1,4 +1,4 @@
-"""The metering rules of SPEC §2, as pure functions (no database): one place for each rule."""
+"""The metering rules (what a report does to an aggregate) as pure functions, one place each."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Outcome:
 
 
 def candidate(method: str, current: float | None, count: int, value: float) -> float:
-    """Return the aggregate a report of ``value`` would produce (SPEC §2, step 3).
+    """Return the aggregate a report of ``value`` would produce.
 
     ``current`` is the stored aggregate (None before the first accepted report) and
     ``count`` the number of accepted reports so far.

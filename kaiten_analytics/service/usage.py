@@ -1,4 +1,4 @@
-"""Usage reports and entitlement reads (SPEC §2): the heart of metering.
+"""Usage reports and entitlement reads: the heart of metering.
 
 Every report runs in one transaction: resolve and check the instance and entitlement, take the
 usage row's lock, decide with :mod:`kaiten_analytics.service.aggregation`, then write the usage
@@ -104,8 +104,9 @@ def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
 def get_value(db: Database, instance: str, entitlement: str) -> EntitlementValue:
     """Return what ``instance`` is granted for ``entitlement`` and its usage; audit the read.
 
-    Returns the license value (the threshold for NUMBER), the type, and the usage shape of
-    SPEC §2 (None before the first accepted report). Appends ``kaiten.v1.entitlement.value.get``.
+    Returns the license value (the threshold for NUMBER), the type, and the usage
+    ``{"type", "value", "event_count"}`` (None before the first accepted report). Appends
+    ``kaiten.v1.entitlement.value.get``.
     """
     with db.transaction() as connection:
         ledger = Ledger(connection)

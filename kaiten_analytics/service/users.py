@@ -1,6 +1,6 @@
 """Console users and their roles: who may sign in to the console, as an admin or a viewer.
 
-Roles matter only when the console's sign-in is configured (SPEC §12): an ``admin`` sees and
+Roles matter only when the console's sign-in is configured: an ``admin`` sees and
 does everything, a ``viewer`` sees every page and writes nothing, and a signed-in email that
 is not listed here gets a "no access" page. Emails are compared normalised (trimmed, lower
 case), as identity providers differ in how they case the same address.
