@@ -1426,6 +1426,11 @@ class Warehouse(_Namespace):
         -------
         SyncResult
             events (new to the warehouse), events_read, usage_rows, watermark (last id).
+
+        Raises
+        ------
+        ValidationError
+            No warehouse is configured.
         """
         return warehouse_sync.run_sync(self._db.engine, self._mirror(), batch_rows=batch_rows,
                                        from_start=from_start, progress=progress)
