@@ -23,6 +23,8 @@ from kaiten_analytics.entities import (
     Instance,
     License,
     UsageReport,
+    WebhookEndpoint,
+    WebhookRunStats,
     Zone,
 )
 from kaiten_analytics.enumerations import (
@@ -100,6 +102,8 @@ __all__ = [
     "UnavailableError",
     "UsageReport",
     "ValidationError",
+    "WebhookEndpoint",
+    "WebhookRunStats",
     "Zone",
     "connect",
     "database_url",

@@ -13,6 +13,7 @@ Every error is a ``ka.KaitenError``: ``ValidationError`` for a malformed argumen
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -41,6 +42,8 @@ from kaiten_analytics.entities import (
     Instance,
     License,
     UsageReport,
+    WebhookEndpoint,
+    WebhookRunStats,
     Zone,
 )
 from kaiten_analytics.errors import ValidationError
@@ -48,6 +51,8 @@ from kaiten_analytics.service import catalogue, instances, keys, usage, users
 from kaiten_analytics.service import flags as flag_writes
 from kaiten_analytics.service import warehouse as warehouse_sync
 from kaiten_analytics.service.database import Database
+from kaiten_analytics.webhooks import endpoints as webhook_endpoints
+from kaiten_analytics.webhooks.relay import Relay
 
 
 class _Namespace:
@@ -1451,6 +1456,144 @@ class Warehouse(_Namespace):
         """Return the warehouse's database, schema version and watermarks."""
         return warehouse_sync.status(self._mirror())
 
+class Webhooks(_Namespace):
+    """``kaiten.webhooks``: endpoints that receive the outbox events, and the relay (SPEC §11).
+
+    Every outbox event written after an endpoint was added (and matching its ``events``) gets
+    one delivery to it, signed per Standard Webhooks; ``run`` delivers them at least once.
+    """
+
+    def add(self, url: str, events: Iterable[str] | str | None = None,
+            description: str = "") -> WebhookEndpoint:
+        """Add an endpoint and return it with its new signing secret (shown this once).
+
+        Parameters
+        ----------
+        url
+            An ``http://`` or ``https://`` URL. Loopback and private addresses are refused at
+            delivery unless ``$KAITEN_WEBHOOKS_ALLOW_PRIVATE=1``.
+        events
+            Event types to receive (a list, or comma-separated text); None = every type.
+        description
+            Free text, at most 1,000 characters.
+
+        Returns
+        -------
+        WebhookEndpoint
+            ``.secret`` is ``whsec_`` + base64 of 32 random bytes; only its encryption is kept.
+
+        Raises
+        ------
+        ValidationError
+            ``url`` not http(s), an unknown event type, a description too long.
+        """
+        return webhook_endpoints.add_endpoint(self._db, url=url, events=events,
+                                              description=description)
+
+    def get(self, endpoint: int) -> WebhookEndpoint:
+        """Return one endpoint (never its secret); an unknown id raises ``NotFoundError``."""
+        return webhook_endpoints.get_endpoint(self._db, endpoint=endpoint)
+
+    def list(self) -> pd.DataFrame:
+        """List endpoints, oldest first.
+
+        Returns
+        -------
+        DataFrame
+            id, url, events (list of types; None = every type), description, enabled,
+            disabled_reason, created_at.
+        """
+        return webhook_endpoints.list_endpoints(self._db)
+
+    def remove(self, endpoint: int) -> None:
+        """Remove an endpoint with its deliveries; an unknown id raises ``NotFoundError``."""
+        webhook_endpoints.remove_endpoint(self._db, endpoint=endpoint)
+
+    def enable(self, endpoint: int) -> None:
+        """Enable an endpoint again after a 410 disabled it; its waiting deliveries go out."""
+        webhook_endpoints.enable_endpoint(self._db, endpoint=endpoint)
+
+    def rotate_secret(self, endpoint: int) -> str:
+        """Return a new signing secret for the endpoint (shown this once).
+
+        The previous secret keeps signing beside it for 24 hours: each message carries both
+        signatures, so a receiver can switch without a gap. Raises ``NotFoundError``.
+        """
+        return webhook_endpoints.rotate_secret(self._db, endpoint=endpoint)
+
+    def deliveries(self, endpoint: int | None = None, status: str | None = None,
+                   limit: int = 50) -> pd.DataFrame:
+        """List deliveries, newest first.
+
+        Returns
+        -------
+        DataFrame
+            id, endpoint_id, url, event_id (the ``webhook-id``), event_type, status
+            (pending / delivering / succeeded / failed), attempts, last_status_code,
+            last_error, next_attempt_at, created_at, updated_at.
+
+        Raises
+        ------
+        ValidationError
+            an unknown ``status``, ``limit`` outside 1–1000.
+        """
+        return webhook_endpoints.list_deliveries(self._db, endpoint=endpoint, status=status,
+                                                 limit=limit)
+
+    def attempts(self, delivery: int) -> pd.DataFrame:
+        """List one delivery's attempts, oldest first.
+
+        Returns
+        -------
+        DataFrame
+            id, delivery_id, attempted_at, status_code, duration_ms, error, response_excerpt.
+        """
+        return webhook_endpoints.list_attempts(self._db, delivery=delivery)
+
+    def retry(self, delivery: int) -> None:
+        """Make a delivery due now (one more attempt for a failed one; a re-send otherwise).
+
+        Raises ``NotFoundError``, or ``ConflictError`` while it is being attempted or its
+        endpoint is disabled.
+        """
+        webhook_endpoints.retry_delivery(self._db, delivery=delivery)
+
+    def send_test(self, endpoint: int) -> str:
+        """Queue a ``WEBHOOK_TEST`` message to this endpoint alone; return its ``webhook-id``."""
+        return webhook_endpoints.send_test(self._db, endpoint=endpoint)
+
+    def run(self, once: bool = False, *, stop: threading.Event | None = None,
+            timeout: float = 15.0, lease: float = 30.0, poll_interval: float = 0.2,
+            max_in_flight: int = 8, allow_private: bool | None = None) -> WebhookRunStats:
+        """Run the relay: deliver due deliveries until ``stop`` is set (``once``: one pass).
+
+        Parameters
+        ----------
+        once
+            Make one attempt at every delivery due now, then return.
+        stop
+            Set it (from another thread) to stop; what is in flight is finished and recorded.
+        timeout
+            Seconds per attempt (default 15).
+        lease
+            Seconds a claimed delivery is held before another relay may take it (≤ 30).
+        poll_interval
+            Seconds between looks for new deliveries when idle.
+        max_in_flight
+            Concurrent attempts per endpoint.
+        allow_private
+            Call private/loopback addresses; default ``$KAITEN_WEBHOOKS_ALLOW_PRIVATE``.
+
+        Returns
+        -------
+        WebhookRunStats
+            attempted, succeeded, failed: the attempts this run made.
+        """
+        relay = Relay(self._db, timeout=timeout, lease=lease, poll_interval=poll_interval,
+                      max_in_flight=max_in_flight, allow_private=allow_private)
+        return relay.run(once=once, stop=stop)
+
+
 
 class Kaiten:
     """A connected Kaiten Analytics database. Build it with :func:`kaiten_analytics.connect`.
@@ -1474,6 +1617,7 @@ class Kaiten:
         self.users = Users(db)
         self.demo = Demo(db)
         self.warehouse = Warehouse(db)
+        self.webhooks = Webhooks(db)
 
     @property
     def url(self) -> str:

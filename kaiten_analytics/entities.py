@@ -185,3 +185,30 @@ class ApiKey:
     revoked_at: datetime | None = None
     secret: str | None = field(default=None, repr=False)
     id: int = field(repr=False, default=0)
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """A webhook endpoint: where the relay delivers the outbox events it subscribes to.
+
+    ``events`` is None for every event type. ``secret`` is set only on the value returned by
+    ``kaiten.webhooks.add`` (shown once; it is never in a repr).
+    """
+
+    id: int
+    url: str
+    events: tuple[str, ...] | None
+    description: str
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+    secret: str | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class WebhookRunStats:
+    """What one run of the webhook relay did: attempts made, of which succeeded and failed."""
+
+    attempted: int = 0
+    succeeded: int = 0
+    failed: int = 0

@@ -249,6 +249,83 @@ console_users = sa.Table(
     sa.CheckConstraint(f"role IN {one_of(CONSOLE_ROLES)}", name="role"),
 )
 
+# --- webhooks (SPEC §11) -------------------------------------------------------------------
+WEBHOOK_DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "failed")
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    # True: every event type; False: the types in webhook_endpoint_events
+    sa.Column("all_events", sa.Boolean, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+webhook_endpoint_events = sa.Table(
+    "webhook_endpoint_events",
+    metadata,
+    sa.Column("endpoint_id", sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("event_type", sa.String(100), primary_key=True),
+)
+
+webhook_secrets = sa.Table(
+    "webhook_secrets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("endpoint_id", sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    # Fernet token of the whsec_ secret (the key lives outside the database)
+    sa.Column("secret_encrypted", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # NULL: current; else it still signs (beside its successor) until then
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+)
+
+# One row per (outbox event, endpoint), inserted by a trigger on outbox_events (migration
+# 0004) in the writing transaction. Due = next_attempt_at <= now: a claim sets it to the lease
+# expiry, so a dead relay's rows come due again by themselves; NULL once succeeded or failed.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("endpoint_id", sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("event_id", sa.ForeignKey("outbox_events.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("claim_token", sa.String(32), nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("endpoint_id", "event_id"),
+    sa.CheckConstraint(
+        "status IN ('pending', 'delivering', 'succeeded', 'failed')", name="status"),
+    # the relay's claim: an endpoint's due rows, oldest first
+    sa.Index("ix_webhook_deliveries_due", "endpoint_id", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_event", "event_id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("delivery_id", sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("attempted_at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("response_excerpt", sa.Text, nullable=True),
+)
+
 
 def instances_in_context() -> sa.Join:
     """``instances`` joined to its customer, license and (optional) zone: select from this."""
