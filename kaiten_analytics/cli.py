@@ -10,7 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 import kaiten_analytics as ka
-from kaiten_analytics import cli_api, cli_keys, cli_users, cli_warehouse
+from kaiten_analytics import cli_api, cli_keys, cli_users, cli_warehouse, cli_webhooks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
     cli_users.add_parser(commands, url)
+    cli_webhooks.add_parser(commands, url)
 
     console = commands.add_parser("console", help="start the Streamlit console", parents=[url])
     console.add_argument("--port", type=int, default=8501)
@@ -82,6 +83,8 @@ def _run_with(kaiten: ka.Kaiten, args: argparse.Namespace) -> int:
         return cli_users.run(args, kaiten)
     if args.command == "keys":
         return cli_keys.run(args, kaiten)
+    if args.command == "webhooks":
+        return cli_webhooks.run(args, kaiten)
     if args.command == "db":
         if args.db_command == "upgrade":
             print(f"{kaiten.url}: at the newest schema")

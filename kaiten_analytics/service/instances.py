@@ -63,7 +63,9 @@ def create_instance(
 def update_instance(db: Database, slug: str, /, **changes: Any) -> Instance:
     """Change any of the instance's fields (a new ``slug`` included); writes ``INSTANCE_UPDATED``.
 
-    The outbox payload lists each changed field with its value before and after.
+    The outbox payload lists each changed field with its value before and after, beside the
+    instance's customer, license and whole current state (a webhook receiver needs no second
+    call).
     """
     unknown = sorted(set(changes) - set(UPDATABLE))
     if unknown:
@@ -96,7 +98,9 @@ def update_instance(db: Database, slug: str, /, **changes: Any) -> Instance:
             if getattr(before, key) != getattr(after, key)
         }
         append_event(connection, now, "instance", after.slug, "INSTANCE_UPDATED",
-                     {"instance": after.slug, "previous_slug": before.slug, "changes": diff})
+                     {"instance": after.slug, "previous_slug": before.slug,
+                      "customer": after.customer, "license": after.license, "changes": diff,
+                      "current": _snapshot(after)})
     return after
 
 
@@ -105,12 +109,15 @@ def delete_instance(db: Database, slug: str) -> None:
     now = db.now()
     with db.transaction() as connection:
         row = live_instance(connection, slug)
+        last = _load(connection, row.id)
         connection.execute(
             instances.update().where(instances.c.id == row.id).values(deleted_at=now,
                                                                       updated_at=now)
         )
         append_event(connection, now, "instance", row.slug, "INSTANCE_DELETED",
-                     {"instance": row.slug, "deleted_at": now.isoformat()})
+                     {"instance": row.slug, "deleted_at": now.isoformat(),
+                      "customer": last.customer, "license": last.license,
+                      "last": _snapshot(last)})
 
 
 def get_instance(db: Database, slug: str, include_deleted: bool = False) -> Instance:

@@ -22,7 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from kaiten_analytics import fields
-from kaiten_analytics.db.models import entitlement_usage, idempotency_keys
+from kaiten_analytics.db.models import (
+    customers,
+    entitlement_usage,
+    entitlements,
+    idempotency_keys,
+    instances,
+    licenses,
+)
 from kaiten_analytics.db.usage_json import encode_usage, json_number
 from kaiten_analytics.entities import EntitlementValue, UsageReport
 from kaiten_analytics.errors import ConflictError, NotFoundError, ValidationError
@@ -178,10 +185,26 @@ def apply_in_ledger(ledger: Ledger, target: Target, value: float, now: datetime,
             "instance": target.instance, "entitlement": target.entitlement,
             "value": json_number(outcome.after), "threshold": json_number(threshold),
             "audit_event_id": event_id, "at": now.isoformat(),
+            **_reached_context(ledger.connection, target, outcome.event_count),
         })
     return UsageReport(ACCEPTED, encode_usage(outcome.after, outcome.event_count),
                        json_number(threshold), None, event_id, target.instance, target.entitlement,
                        json_number(value), json_number(current), outcome.reached)
+
+
+def _reached_context(connection: sa.Connection, target: Target, event_count: int
+                     ) -> dict[str, Any]:
+    """What a webhook receiver needs beside the values (one lookup, only when a limit is hit)."""
+    row = connection.execute(
+        sa.select(customers.c.slug.label("customer"), licenses.c.slug.label("license"),
+                  entitlements.c.unit)
+        .select_from(instances.join(customers, customers.c.id == instances.c.customer_id)
+                     .join(licenses, licenses.c.id == instances.c.license_id))
+        .join(entitlements, entitlements.c.id == target.entitlement_id)
+        .where(instances.c.id == target.instance_id)
+    ).one()
+    return {"customer": row.customer, "license": row.license,
+            "aggregation_method": target.method, "unit": row.unit, "event_count": event_count}
 
 
 def _check_meterable(target: Target) -> None:

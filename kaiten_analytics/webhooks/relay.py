@@ -175,6 +175,7 @@ class Relay:
         self._max_in_flight = max_in_flight
         self._allow_private = private_allowed() if allow_private is None else allow_private
         self._rng = rng or random.Random()
+        self._tls = httpx.create_ssl_context()  # one for all endpoints: building one is slow
         self._endpoints: dict[int, _Endpoint] = {}
         self._live: set[int] = set()  # enabled endpoints as of the last refresh
         self._refreshed = float("-inf")
@@ -220,6 +221,10 @@ class Relay:
     def _step(self, finished: list[_Finished], stats: WebhookRunStats, cutoff: datetime | None,
               claim: bool) -> int:
         """One transaction: record ``finished``, then claim for endpoints with free slots."""
+        for item in finished:  # their slots are free for this pass's claims
+            endpoint = self._endpoints.get(item.claim.endpoint_id)
+            if endpoint is not None:
+                endpoint.in_flight -= 1
         for tries in range(3):
             try:
                 with self._db.transaction() as connection:
@@ -234,9 +239,6 @@ class Relay:
                     raise
                 log.warning("webhook relay: retrying a pass after %s", type(error).__name__)
         for item in finished:
-            endpoint = self._endpoints.get(item.claim.endpoint_id)
-            if endpoint is not None:
-                endpoint.in_flight -= 1
             stats.attempted += 1
             if item.result.succeeded:
                 stats.succeeded += 1
@@ -263,7 +265,7 @@ class Relay:
                     id=row.id, url=row.url, secrets=keys.get(row.id, []),
                     pool=ThreadPoolExecutor(self._max_in_flight,
                                             thread_name_prefix=f"webhook-{row.id}"),
-                    client=sender.new_client(self._timeout, self._max_in_flight))
+                    client=sender.new_client(self._timeout, self._max_in_flight, self._tls))
             else:
                 known.url, known.secrets = row.url, keys.get(row.id, [])
         self._live = live

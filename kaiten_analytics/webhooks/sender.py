@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -29,10 +30,12 @@ class AttemptResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def new_client(timeout: float = DEFAULT_TIMEOUT, connections: int = 10) -> httpx.Client:
+def new_client(timeout: float = DEFAULT_TIMEOUT, connections: int = 10,
+               tls: ssl.SSLContext | None = None) -> httpx.Client:
     """An HTTP client for one endpoint: ``timeout`` per phase, redirects never followed."""
     return httpx.Client(
         timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
+        verify=tls if tls is not None else True,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
     )
 
