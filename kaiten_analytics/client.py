@@ -1486,12 +1486,20 @@ class Webhooks(_Namespace):
         ------
         ValidationError
             ``url`` not http(s), an unknown event type, a description too long.
+        ReadOnlyError
+            The handle is read-only.
         """
         return webhook_endpoints.add_endpoint(self._db, url=url, events=events,
                                               description=description)
 
     def get(self, endpoint: int) -> WebhookEndpoint:
-        """Return one endpoint (never its secret); an unknown id raises ``NotFoundError``."""
+        """Return one endpoint (never its secret).
+
+        Raises
+        ------
+        NotFoundError
+            No endpoint has this id.
+        """
         return webhook_endpoints.get_endpoint(self._db, endpoint=endpoint)
 
     def list(self) -> pd.DataFrame:
@@ -1506,18 +1514,41 @@ class Webhooks(_Namespace):
         return webhook_endpoints.list_endpoints(self._db)
 
     def remove(self, endpoint: int) -> None:
-        """Remove an endpoint with its deliveries; an unknown id raises ``NotFoundError``."""
+        """Remove an endpoint with its secrets, deliveries and their attempts.
+
+        Raises
+        ------
+        NotFoundError
+            No endpoint has this id.
+        ReadOnlyError
+            The handle is read-only.
+        """
         webhook_endpoints.remove_endpoint(self._db, endpoint=endpoint)
 
     def enable(self, endpoint: int) -> None:
-        """Enable an endpoint again after a 410 disabled it; its waiting deliveries go out."""
+        """Enable an endpoint again after a 410 disabled it; its waiting deliveries go out.
+
+        Raises
+        ------
+        NotFoundError
+            No endpoint has this id.
+        ReadOnlyError
+            The handle is read-only.
+        """
         webhook_endpoints.enable_endpoint(self._db, endpoint=endpoint)
 
     def rotate_secret(self, endpoint: int) -> str:
         """Return a new signing secret for the endpoint (shown this once).
 
         The previous secret keeps signing beside it for 24 hours: each message carries both
-        signatures, so a receiver can switch without a gap. Raises ``NotFoundError``.
+        signatures, so a receiver can switch without a gap.
+
+        Raises
+        ------
+        NotFoundError
+            No endpoint has this id.
+        ReadOnlyError
+            The handle is read-only.
         """
         return webhook_endpoints.rotate_secret(self._db, endpoint=endpoint)
 
@@ -1547,19 +1578,38 @@ class Webhooks(_Namespace):
         -------
         DataFrame
             id, delivery_id, attempted_at, status_code, duration_ms, error, response_excerpt.
+
+        Raises
+        ------
+        NotFoundError
+            No delivery has this id.
         """
         return webhook_endpoints.list_attempts(self._db, delivery=delivery)
 
     def retry(self, delivery: int) -> None:
         """Make a delivery due now (one more attempt for a failed one; a re-send otherwise).
 
-        Raises ``NotFoundError``, or ``ConflictError`` while it is being attempted or its
-        endpoint is disabled.
+        Raises
+        ------
+        NotFoundError
+            No delivery has this id.
+        ConflictError
+            It is being attempted right now, or its endpoint is disabled.
+        ReadOnlyError
+            The handle is read-only.
         """
         webhook_endpoints.retry_delivery(self._db, delivery=delivery)
 
     def send_test(self, endpoint: int) -> str:
-        """Queue a ``WEBHOOK_TEST`` message to this endpoint alone; return its ``webhook-id``."""
+        """Queue a ``WEBHOOK_TEST`` message to this endpoint alone; return its ``webhook-id``.
+
+        Raises
+        ------
+        NotFoundError
+            No endpoint has this id.
+        ReadOnlyError
+            The handle is read-only.
+        """
         return webhook_endpoints.send_test(self._db, endpoint=endpoint)
 
     def run(self, once: bool = False, *, stop: threading.Event | None = None,
@@ -1588,8 +1638,14 @@ class Webhooks(_Namespace):
         -------
         WebhookRunStats
             attempted, succeeded, failed: the attempts this run made.
+
+        Raises
+        ------
+        ValidationError
+            ``timeout``, ``lease``, ``poll_interval`` or ``max_in_flight`` out of range; the
+            secrets' key (``$KAITEN_WEBHOOKS_SECRET_KEY``) missing or wrong.
         """
-        relay = Relay(self._db, timeout=timeout, lease=lease, poll_interval=poll_interval,
+        relay = Relay(db=self._db, timeout=timeout, lease=lease, poll_interval=poll_interval,
                       max_in_flight=max_in_flight, allow_private=allow_private)
         return relay.run(once=once, stop=stop)
 
