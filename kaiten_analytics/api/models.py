@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 import kaiten_analytics as ka
 
@@ -47,6 +47,10 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str),
                       Field(json_schema_extra={"format": "date-time"})]
+# RFC 3339 date-time (the library parses it and names the field if it is not a real instant)
+Instant = Annotated[str, Field(
+    pattern=r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
+    json_schema_extra={"format": "date-time"}, examples=["2026-03-20T12:00:00Z"])]
 Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX, pattern=SLUG_PATTERN,
                             examples=["acme-prod"])]
 # a name must hold a character that is not blank (the library strips it)
@@ -54,7 +58,11 @@ Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"[^\s\x1
                             examples=["Production"])]
 Text = Annotated[str, Field(max_length=TEXT_MAX)]
 Metadata = dict[str, Any]
-Number = Annotated[float, Field(allow_inf_nan=False, examples=[42])]
+# strict: true, false and "42" are not numbers (lax Pydantic would turn them into 1.0, 42.0)
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, examples=[42])]
+# YYYY-MM-DD, passed to the library as text (it refuses 2026-02-30 and names the field)
+Day = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"},
+                           examples=["2026-01-01"])]
 
 
 class _Out(BaseModel):
@@ -113,8 +121,8 @@ class InstanceCreate(_In):
     license: Slug
     description: Text = ""
     deployment_zone: Slug | None = None
-    license_start: date | None = None
-    license_end: date | None = None
+    license_start: Day | None = None
+    license_end: Day | None = None
     metadata: Metadata | None = None
 
 
@@ -131,8 +139,8 @@ class InstanceUpdate(_In):
     license: Slug = None  # type: ignore[assignment]
     description: Text | None = None
     deployment_zone: Slug | None = None
-    license_start: date | None = None
-    license_end: date | None = None
+    license_start: Day | None = None
+    license_end: Day | None = None
     metadata: Metadata | None = None
 
 
@@ -322,8 +330,8 @@ class AuditQuery(_In):
     """Filters and paging of the audit trail (``after`` inclusive, ``before`` exclusive)."""
 
     event_name: Literal[ka.EVENT_NAMES] | None = None  # type: ignore[valid-type]
-    after: AwareDatetime | None = None
-    before: AwareDatetime | None = None
+    after: Instant | None = None
+    before: Instant | None = None
     limit: int = Field(50, ge=1, le=PAGE_MAX)
     offset: int = Field(0, ge=0)
 

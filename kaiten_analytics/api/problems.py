@@ -11,8 +11,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 import kaiten_analytics as ka
 
@@ -132,15 +134,23 @@ def install(app: FastAPI) -> None:
         return problem_response(422, "validation-error", detail, field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         names = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
                  405: "method-not-allowed", 415: "unsupported-media-type"}
         name = names.get(error.status_code, "bad-request")
         detail = error.detail if isinstance(error.detail, str) else str(error.detail)
+        headers = dict(error.headers or {})
         if error.status_code == 404 and detail == "Not Found":
             detail = "no such resource"
-        return problem_response(error.status_code, name, detail,
-                                headers=dict(error.headers or {}))
+        if error.status_code == 405:
+            # Starlette names the methods of the first route on the path; list them all
+            allowed = sorted({method for route in app.router.routes
+                              if isinstance(route, APIRoute)
+                              and route.matches(request.scope)[0] != Match.NONE
+                              for method in route.methods})
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return problem_response(error.status_code, name, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _error: Exception) -> JSONResponse:
@@ -153,7 +163,7 @@ def responses(*statuses: int, **models: type[BaseModel]) -> dict[int | str, dict
                     403: "The key's role may not do this", 404: "Not found",
                     409: "Conflict", 422: "Refused input", 503: "The database is unavailable"}
     out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
+    for status in sorted({400, *statuses}):  # 400: a body that is not JSON, a bad header
         # (app.openapi moves the model's schema from application/json to MEDIA_TYPE)
         out[status] = {"description": descriptions[status],
                        "model": models.get(f"p{status}", Problem)}
