@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,3 +89,82 @@ def make_keys(kaiten, customer: str = "acme") -> dict[str, str]:
         secrets[f"{customer}-{role}"] = kaiten.keys.create(f"k-{customer}-{role}", role,
                                                            customer=customer).secret
     return secrets
+
+
+def report_over_http(base_url: str, secret: str, instance: str, entitlement: str, count: int,
+                     key_entitlement: str, barrier, results) -> None:
+    """A client process: wait for the others, send ``count`` reports of 1, then one report
+    under the shared idempotency key; put (statuses, shared answer) on ``results``."""
+    headers = {"Authorization": f"Bearer {secret}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60.0) as client:
+        barrier.wait()
+        statuses = [client.post(f"/api/instances/{instance}/entitlements/{entitlement}/usage",
+                                json={"value": 1}).status_code for _ in range(count)]
+        shared = client.post(f"/api/instances/{instance}/entitlements/{key_entitlement}/usage",
+                             json={"value": 1}, headers={"Idempotency-Key": "one-key-8-ways"})
+        results.put((statuses, shared.status_code, shared.json()["event_id"],
+                     shared.headers.get("idempotent-replayed")))
+
+
+class TcpProxy:
+    """A loopback TCP forwarder to ``target`` that a test can stop and start again: the
+    database "goes away" for the server behind it while the real server stays up."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target, self.port = target, free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> TcpProxy:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        """Refuse new connections and cut every open one (as a stopped server would)."""
+        if self._listener is not None:
+            # shutdown first: a close alone leaves the socket listening while the accepting
+            # thread still holds it
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
