@@ -11,10 +11,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 import kaiten_analytics as ka
 
@@ -144,10 +143,9 @@ def install(app: FastAPI) -> None:
             detail = "no such resource"
         if error.status_code == 405:
             # Starlette names the methods of the first route on the path; list them all
-            allowed = sorted({method for route in app.router.routes
-                              if isinstance(route, APIRoute)
-                              and route.matches(request.scope)[0] != Match.NONE
-                              for method in route.methods})
+            allowed = sorted({method.upper() for template, item in app.openapi()["paths"].items()
+                              if compile_path(template)[0].match(request.url.path)
+                              for method in item})
             headers["Allow"] = ", ".join(allowed)
             detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
         return problem_response(error.status_code, name, detail, headers=headers)
