@@ -137,11 +137,11 @@ def connect(url: str | None = None, clock=None, *, migrate: bool = True,
         Seconds a call waits for a free pooled connection before ``UnavailableError``
         (default 30).
     warehouse_url
-        The ClickHouse mirror of the audit trail (SPEC §14): ``clickhouse://user@host:8123/db``
+        The ClickHouse mirror of the audit trail: ``clickhouse://user@host:8123/db``
         or ``chdb:///path`` (the embedded engine; ``?database=name``, default ``kaiten``).
-        Default ``$KAITEN_WAREHOUSE_URL``; unset, every read uses the system of record. Set,
-        ``kaiten.audit.stats/timeline/value_over_time/events/count/trail`` and
-        ``kaiten.fleet.*`` read ClickHouse; writes and entitlement reads stay on ``url``;
+        Default ``$KAITEN_WAREHOUSE_URL``. Set, ``kaiten.warehouse.sync()`` copies the trail
+        into it and ``kaiten.warehouse.verify()`` compares counts; every read
+        (``kaiten.audit.*``, ``kaiten.fleet.*``) still uses the system of record for now.
         ``migrate`` also brings the warehouse schema to its newest version. Needs the
         ``warehouse`` extra.
 
