@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from console.session import render_sidebar
+from console import access, session
 
 st.set_page_config(page_title="Kaiten Analytics", page_icon="📊", layout="wide")
 
@@ -21,6 +21,16 @@ pages = {
                 url_path="fleet"),
     ],
 }
-page = st.navigation(pages)
-render_sidebar()
+# every page needs a role (in open mode everyone is an admin); without one the pages are
+# still declared, so a deep link resolves, but none runs and no menu is drawn
+role = session.role()
+page = st.navigation(pages, position="sidebar" if role else "hidden")
+if role is None:
+    access.render_gate()
+    st.stop()
+if not access.sign_in_configured():
+    st.caption(access.OPEN_MODE_NOTE)
+session.render_sidebar()
+with st.sidebar:
+    access.render_account(role)
 page.run()

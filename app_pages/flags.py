@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
+from console import session
 from console.flags_tab import REASON_LABELS
 from console.refusals import show_refusal
 from console.session import kaiten
@@ -227,8 +228,17 @@ def render_exposure(k: ka.Kaiten, key: str) -> None:
     )
 
 
-def render_flag(k: ka.Kaiten, key: str) -> None:
-    """Draw one flag: its switches, its edit form and its exposure across the fleet."""
+def render_rules(flag: ka.Flag) -> None:
+    """Show the flag's default value and rules, read only (what a viewer gets for Edit)."""
+    st.markdown(f"**Default value:** `{json_text(flag.default_value)}`")
+    if flag.rules:
+        st.json(flag.rules, expanded=True)
+    else:
+        st.caption("No rules: every instance gets the default value.")
+
+
+def render_flag(k: ka.Kaiten, key: str, can_write: bool) -> None:
+    """Draw one flag: its switches, its edit form (an admin's) and its exposure."""
     try:
         flag = k.flags.get(key)
     except ka.NotFoundError as error:
@@ -238,6 +248,16 @@ def render_flag(k: ka.Kaiten, key: str) -> None:
     st.subheader(flag.name)
     st.caption(f"`{flag.key}` · {flag.type} · {status}"
                + (f" · {flag.description}" if flag.description else ""))
+    if not can_write:
+        render_error(flag.key)  # a write refused for the role, e.g. from a stale page
+        rules, exposure = st.tabs(["Rules", "Exposure"], key="flag_tab", on_change="rerun")
+        if rules.open:
+            with rules:
+                render_rules(flag)
+        if exposure.open:
+            with exposure:
+                render_exposure(k, flag.key)
+        return
     switch, delete, _ = st.columns([1, 1, 4])
     switch.button("Disable" if flag.enabled else "Enable", on_click=_switch,
                   args=(flag.key, not flag.enabled),
@@ -268,24 +288,28 @@ def main() -> None:
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         st.success(notice, icon=":material/check_circle:")
-    k = kaiten()
+    k, can_write = kaiten(), session.can_write()
     flags = k.flags.list()
     names = dict(zip(flags["key"], flags["name"], strict=True))
     if flags.empty:
-        st.info("No flags yet — create the first one below.", icon=":material/flag:")
+        st.info("No flags yet — create the first one below." if can_write else "No flags yet.",
+                icon=":material/flag:")
+        if not can_write:
+            return
     else:
         render_list(flags)
-    if st.session_state.get(PICKER) not in (NEW, *names):  # deleted elsewhere
-        st.session_state[PICKER] = NEW
+    choices = [NEW, *names] if can_write else list(names)  # a viewer creates nothing
+    if st.session_state.get(PICKER) not in choices:  # deleted elsewhere
+        st.session_state[PICKER] = choices[0]
     picker, _ = st.columns([2, 3])
     choice = picker.selectbox(
-        "Flag", [NEW, *names], key=PICKER,
+        "Flag", choices, key=PICKER,
         format_func=lambda key: "+ New flag" if key == NEW else f"{names[key]} ({key})",
     )
     if choice == NEW:
         render_new_form()
     else:
-        render_flag(k, choice)
+        render_flag(k, choice, can_write)
 
 
 main()

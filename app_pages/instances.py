@@ -119,11 +119,12 @@ def render_table(shown: pd.DataFrame) -> pd.Series | None:
     return None
 
 
-def render_actions(selected: pd.Series | None) -> None:
-    """Draw the buttons acting on the selected instance."""
+def render_actions(selected: pd.Series | None, can_write: bool) -> None:
+    """Draw the buttons acting on the selected instance (Edit and Delete for an admin)."""
     none = selected is None
     if none:
-        st.caption("Select a row to view its metadata, open its details, edit or delete it.")
+        st.caption("Select a row to view its metadata, open its details, edit or delete it."
+                   if can_write else "Select a row to view its metadata or open its details.")
     else:
         st.caption(f"Selected: **{selected['name']}** (`{selected['slug']}`)")
     buttons = st.container(horizontal=True)
@@ -131,6 +132,8 @@ def render_actions(selected: pd.Series | None) -> None:
         st.session_state[METADATA_KEY] = selected["slug"]
     if buttons.button("Open details", icon=":material/open_in_new:", disabled=none):
         st.switch_page("app_pages/instance.py", query_params={"instance": selected["slug"]})
+    if not can_write:
+        return
     if buttons.button("Edit", icon=":material/edit:", disabled=none):
         open_mode("edit", selected["slug"])
     if buttons.button("Delete", icon=":material/delete:", disabled=none):
@@ -229,11 +232,13 @@ def render_delete(slug: str, name: str) -> None:
 
 def main() -> None:
     """Draw the page."""
+    can_write = session.can_write()
     title_col, new_col = st.columns([5, 1], vertical_alignment="bottom")
     title_col.title("Instances")
     title_col.caption("Deployments of your product for each customer: their license, dates, "
                       "zone and metadata.")
-    if new_col.button("New instance", icon=":material/add:", type="primary", width="stretch"):
+    if can_write and new_col.button("New instance", icon=":material/add:", type="primary",
+                                    width="stretch"):
         open_mode("create")
     if message := st.session_state.pop(FLASH_KEY, None):
         st.success(message, icon=":material/check_circle:")
@@ -256,9 +261,11 @@ def main() -> None:
             st.info("No instance matches these filters.", icon=":material/filter_alt_off:")
         else:
             selected = render_table(shown)
-        render_actions(selected)
+        render_actions(selected, can_write)
 
     mode, target = st.session_state.get(MODE_KEY), st.session_state.get(TARGET_KEY)
+    if not can_write:
+        mode = None  # a viewer gets no form, whatever the session asked for
     live = dict(zip(everything["slug"], everything["name"], strict=True))
     if mode == "create":
         render_create(customer, customers, licenses, zones)

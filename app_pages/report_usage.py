@@ -97,6 +97,10 @@ def main() -> None:
     render_context(row, session.instance(instance).license, session.timezone())
 
     form_col, side_col = st.columns([2, 3])
+    if not session.can_write():
+        form_col.info("Reporting usage needs the admin role: you can see the usage, not "
+                      "change it.", icon=":material/visibility:")
+        return
     with form_col:
         typed = render_report_form(unit)
     if typed is not None:

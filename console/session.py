@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
+from console import access
 
 TIMEZONE_KEY = "timezone"
 _ZONE_PICKER_KEY = "timezone_picker"
@@ -29,8 +30,24 @@ def _connect(url: str) -> ka.Kaiten:
 
 
 def kaiten() -> ka.Kaiten:
-    """Return the connected library handle (one engine per database URL per server)."""
-    return _connect(ka.database_url())
+    """Return this session's library handle: the full one for an admin, else ``read_only()``.
+
+    Every console write goes through this handle, so a viewer's write is refused by the
+    library (``ReadOnlyError``) even if a page drew a widget it should not have. The role is
+    looked up on each call: a role changed meanwhile applies to the very next write.
+    """
+    handle = _connect(ka.database_url())
+    return handle if access.role(handle) == access.ADMIN else handle.read_only()
+
+
+def role() -> str | None:
+    """Return the session's role: ``admin``, ``viewer`` or None; see :mod:`console.access`."""
+    return access.role(_connect(ka.database_url()))
+
+
+def can_write() -> bool:
+    """True when this session may change things (an admin, or anyone in open mode)."""
+    return role() == access.ADMIN
 
 
 # --- cached reads --------------------------------------------------------------------------

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from contextlib import closing
-from pathlib import Path
 
 import kaiten_analytics as ka
-from kaiten_analytics import cli_api, cli_keys, cli_users, cli_warehouse, cli_webhooks
+from kaiten_analytics import cli_api, cli_console, cli_keys, cli_users, cli_warehouse, cli_webhooks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,15 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     cli_users.add_parser(commands, url)
     cli_webhooks.add_parser(commands, url)
 
-    console = commands.add_parser("console", help="start the Streamlit console", parents=[url])
-    console.add_argument("--port", type=int, default=8501)
-    console.add_argument("streamlit_args", nargs=argparse.REMAINDER)
+    cli_console.add_parser(commands, url)
 
     cli_keys.add_parser(commands, url)
     cli_api.add_parser(commands, url)
     cli_warehouse.add_parser(commands, url)
 
-    args = parser.parse_args(argv)
+    # `kaiten console` hands the options it does not know to `streamlit run`
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "console":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.streamlit_args = unknown
     args.url = getattr(args, "url", None)
     try:
         return _run(args)
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "console":
-        return _console(args)
+        return cli_console.run(args, args.streamlit_args)
     if args.command == "api":
         return cli_api.run(args)
     if args.command == "warehouse":
@@ -101,23 +100,6 @@ def _run_with(kaiten: ka.Kaiten, args: argparse.Namespace) -> int:
                                 seed=args.seed, progress=not args.quiet)
     print(summary)
     return 0
-
-
-def _console(args: argparse.Namespace) -> int:
-    app = Path(__file__).resolve().parents[1] / "streamlit_app.py"
-    if not app.exists():
-        print("kaiten: the console runs from a checkout of the project (streamlit_app.py "
-              f"was not found next to the package, looked in {app.parent})", file=sys.stderr)
-        return 2
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
-        *[a for a in args.streamlit_args if a != "--"],
-    ]
-    env = dict(os.environ)
-    if args.url:
-        env["KAITEN_DATABASE_URL"] = args.url
-    return subprocess.call(command, cwd=app.parent, env=env)
 
 
 if __name__ == "__main__":
