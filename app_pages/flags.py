@@ -230,7 +230,7 @@ def render_exposure(k: ka.Kaiten, key: str) -> None:
 
 def render_rules(flag: ka.Flag) -> None:
     """Show the flag's default value and rules, read only (what a viewer gets for Edit)."""
-    st.markdown(f"**Default value:** `{json_text(flag.default_value)}`")
+    st.markdown(f"**Default value:** `{ka.json_text(flag.default_value)}`")
     if flag.rules:
         st.json(flag.rules, expanded=True)
     else:
