@@ -11,6 +11,7 @@ from kaiten_analytics.analytics.fleet import NO_ZONE
 from kaiten_analytics.client import Kaiten
 from kaiten_analytics.config import database_url, default_timezone
 from kaiten_analytics.config import zone as time_zone
+from kaiten_analytics.db.models import WEBHOOK_DELIVERY_STATUSES
 from kaiten_analytics.entities import (
     ApiKey,
     AuditStats,
@@ -51,6 +52,7 @@ from kaiten_analytics.events import (
     USAGE_REJECTED,
     VALUE_GET,
 )
+from kaiten_analytics.events import OUTBOX_EVENT_TYPES as WEBHOOK_EVENT_TYPES
 from kaiten_analytics.flags.context import ATTRIBUTES as FLAG_ATTRIBUTES
 from kaiten_analytics.flags.context import METADATA_PREFIX as FLAG_METADATA_PREFIX
 from kaiten_analytics.flags.explain import OPERATOR_WORDS as FLAG_OPERATORS
@@ -83,6 +85,8 @@ __all__ = [
     "USAGE_REACHED",
     "USAGE_REJECTED",
     "VALUE_GET",
+    "WEBHOOK_DELIVERY_STATUSES",
+    "WEBHOOK_EVENT_TYPES",
     "ApiKey",
     "AuditStats",
     "ConflictError",

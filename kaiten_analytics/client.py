@@ -1537,6 +1537,30 @@ class Webhooks(_Namespace):
         """
         webhook_endpoints.enable_endpoint(self._db, endpoint=endpoint)
 
+    def disable(self, endpoint: int, reason: str = "disabled by hand") -> None:
+        """Disable an endpoint: nothing is sent to it until :meth:`enable`.
+
+        Deliveries already queued wait and go out once it is enabled; events written while it
+        is disabled are not delivered to it (as after a 410).
+
+        Parameters
+        ----------
+        endpoint
+            The endpoint's id.
+        reason
+            Why, shown as ``disabled_reason`` (at most 1,000 characters).
+
+        Raises
+        ------
+        NotFoundError
+            No endpoint has this id.
+        ValidationError
+            ``reason`` too long.
+        ReadOnlyError
+            The handle is read-only.
+        """
+        webhook_endpoints.disable_endpoint(self._db, endpoint=endpoint, reason=reason)
+
     def rotate_secret(self, endpoint: int) -> str:
         """Return a new signing secret for the endpoint (shown this once).
 
@@ -1553,8 +1577,8 @@ class Webhooks(_Namespace):
         return webhook_endpoints.rotate_secret(self._db, endpoint=endpoint)
 
     def deliveries(self, endpoint: int | None = None, status: str | None = None,
-                   limit: int = 50) -> pd.DataFrame:
-        """List deliveries, newest first.
+                   limit: int = 50, offset: int = 0) -> pd.DataFrame:
+        """List deliveries, newest first: ``offset`` rows skipped, then at most ``limit``.
 
         Returns
         -------
@@ -1566,10 +1590,10 @@ class Webhooks(_Namespace):
         Raises
         ------
         ValidationError
-            an unknown ``status``, ``limit`` outside 1–1000.
+            an unknown ``status``, ``limit`` outside 1–1000, a negative ``offset``.
         """
         return webhook_endpoints.list_deliveries(self._db, endpoint=endpoint, status=status,
-                                                 limit=limit)
+                                                 limit=limit, offset=offset)
 
     def attempts(self, delivery: int) -> pd.DataFrame:
         """List one delivery's attempts, oldest first.

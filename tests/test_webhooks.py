@@ -385,3 +385,23 @@ def test_two_relays_at_once_deliver_each_event_once_postgresql_only(shop, receiv
     ids = [m.webhook_id for m in receiver.received]
     assert len(ids) == 60 == len(set(ids))
     assert set(shop.webhooks.deliveries(limit=100).status) == {"succeeded"}
+
+
+def test_a_disabled_endpoint_gets_nothing_until_enabled_and_deliveries_page(shop, receiver):
+    endpoint = shop.webhooks.add(receiver.url())
+    for n in range(3):
+        shop.instances.create("acme", f"I{n}", f"i-{n}", "pro")
+    shop.webhooks.disable(endpoint.id, reason="ERP maintenance")
+    assert shop.webhooks.get(endpoint.id).disabled_reason == "ERP maintenance"
+    shop.instances.create("acme", "While disabled", "while-disabled", "pro")
+    assert shop.webhooks.run(once=True).attempted == 0 and receiver.received == []
+    ids = list(shop.webhooks.deliveries().id)
+    assert len(ids) == 3 and ids == sorted(ids, reverse=True)  # none for the 4th event
+    assert list(shop.webhooks.deliveries(limit=2, offset=1).id) == ids[1:]
+    with pytest.raises(ka.ValidationError) as info:
+        shop.webhooks.deliveries(offset=-1)
+    assert info.value.field == "offset"
+    shop.webhooks.enable(endpoint.id)
+    assert shop.webhooks.run(once=True).succeeded == 3
+    slugs = {json.loads(m.body)["data"]["instance"]["slug"] for m in receiver.received}
+    assert slugs == {"i-0", "i-1", "i-2"}

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 import kaiten_analytics as ka
 from kaiten_analytics.api import health, instances, problems, usage
+from kaiten_analytics.api import webhooks as webhook_routes
 
 #: worker threads per process, and as many pooled database connections: a handler holds at
 #: most one connection at a time, so a request never waits for the pool behind another
@@ -56,6 +57,7 @@ def create_app(url: str | None = None, *, threads: int | None = None,
     app.include_router(instances.router)
     app.include_router(usage.router)
     app.include_router(health.router)
+    app.include_router(webhook_routes.router)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

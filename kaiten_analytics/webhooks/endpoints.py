@@ -36,6 +36,9 @@ from kaiten_analytics.webhooks.addresses import checked_url
 #: how long a rotated-out secret keeps signing beside its successor
 ROTATION_OVERLAP = timedelta(hours=24)
 DESCRIPTION_MAX = 1000
+#: endpoint and delivery ids are 32-bit integers in the database
+ID_MAX = 2**31 - 1
+REASON_MAX = 1000
 
 ENDPOINT_COLUMNS = ["id", "url", "events", "description", "enabled", "disabled_reason",
                     "created_at"]
@@ -125,6 +128,20 @@ def enable_endpoint(db: Database, endpoint: int) -> None:
                            .values(enabled=True, disabled_reason=None))
 
 
+def disable_endpoint(db: Database, endpoint: int, reason: str = "disabled by hand") -> None:
+    """Disable an endpoint: nothing is sent to it until enabled.
+
+    Its queued deliveries wait; events written meanwhile get no delivery to it (the fan-out
+    trigger serves enabled endpoints only).
+    """
+    endpoint = _endpoint_id(endpoint)
+    reason = fields.text(reason, "reason", REASON_MAX).strip() or "disabled by hand"
+    with db.transaction() as connection:
+        _lock_endpoint(connection, endpoint)
+        connection.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint)
+                           .values(enabled=False, disabled_reason=reason))
+
+
 def rotate_secret(db: Database, endpoint: int) -> str:
     """Give the endpoint a new secret and return it (once).
 
@@ -162,8 +179,8 @@ def signing_secrets(connection: sa.Connection, now: datetime) -> dict[int, list[
 
 
 def list_deliveries(db: Database, endpoint: int | None = None, status: str | None = None,
-                    limit: int = 50) -> pd.DataFrame:
-    """List deliveries, newest first.
+                    limit: int = 50, offset: int = 0) -> pd.DataFrame:
+    """List deliveries, newest first (``offset`` rows skipped, then at most ``limit``).
 
     Returns
     -------
@@ -173,6 +190,7 @@ def list_deliveries(db: Database, endpoint: int | None = None, status: str | Non
         last_error, next_attempt_at, created_at, updated_at (aware UTC).
     """
     limit = fields.bounded_int(limit, "limit", 1, 1000)
+    offset = fields.bounded_int(offset, "offset", 0, ID_MAX)
     d = webhook_deliveries
     query = (
         sa.select(d.c.id, d.c.endpoint_id, webhook_endpoints.c.url, d.c.event_id,
@@ -180,7 +198,7 @@ def list_deliveries(db: Database, endpoint: int | None = None, status: str | Non
                   d.c.last_error, d.c.next_attempt_at, d.c.created_at, d.c.updated_at)
         .select_from(d.join(webhook_endpoints, webhook_endpoints.c.id == d.c.endpoint_id)
                      .join(outbox_events, outbox_events.c.id == d.c.event_id))
-        .order_by(d.c.id.desc()).limit(limit)
+        .order_by(d.c.id.desc()).limit(limit).offset(offset)
     )
     if endpoint is not None:
         query = query.where(d.c.endpoint_id == _endpoint_id(endpoint))
@@ -276,13 +294,13 @@ def _event_types(events: Iterable[str] | str | None) -> tuple[str, ...] | None:
 def _endpoint_id(value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    return fields.bounded_int(value, "endpoint", 1)
+    return fields.bounded_int(value, "endpoint", 1, ID_MAX)
 
 
 def _delivery_id(value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    return fields.bounded_int(value, "delivery", 1)
+    return fields.bounded_int(value, "delivery", 1, ID_MAX)
 
 
 def _lock_endpoint(connection: sa.Connection, endpoint: int) -> None:
