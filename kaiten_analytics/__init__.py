@@ -157,10 +157,10 @@ def connect(url: str | None = None, clock=None, *, migrate: bool = True,
     from kaiten_analytics.clock import system_clock
     from kaiten_analytics.config import database_url
     from kaiten_analytics.config import warehouse_url as configured_warehouse_url
+    from kaiten_analytics.db.database import Database
     from kaiten_analytics.db.engine import create_engine
     from kaiten_analytics.db.errors import UNAVAILABLE, translate_unavailable
     from kaiten_analytics.db.migrate import upgrade
-    from kaiten_analytics.service.database import Database
 
     engine = create_engine(database_url(url), pool_size=pool_size, pool_timeout=pool_timeout)
     if migrate:

@@ -25,11 +25,12 @@ from kaiten_analytics.analytics import catalogue as catalogue_reads
 from kaiten_analytics.analytics import flags as flag_reads
 from kaiten_analytics.analytics import keys as key_reads
 from kaiten_analytics.analytics import users as user_reads
-from kaiten_analytics.analytics.instances import list_instances
+from kaiten_analytics.analytics.instances import get_instance, list_instances
 from kaiten_analytics.analytics.rollup_check import rollup_mismatches
 from kaiten_analytics.analytics.usage import usage_summary
 from kaiten_analytics.analytics.value_over_time import value_over_time
 from kaiten_analytics.config import zone as time_zone
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.entities import (
     ApiKey,
     AuditStats,
@@ -50,7 +51,6 @@ from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.service import catalogue, instances, keys, usage, users
 from kaiten_analytics.service import flags as flag_writes
 from kaiten_analytics.service import warehouse as warehouse_sync
-from kaiten_analytics.service.database import Database
 from kaiten_analytics.webhooks import endpoints as webhook_endpoints
 from kaiten_analytics.webhooks.relay import Relay
 
@@ -403,7 +403,7 @@ class Instances(_Namespace):
         ValidationError
             ``slug`` is not a slug.
         """
-        return instances.get_instance(self._db, slug=slug, include_deleted=include_deleted)
+        return get_instance(self._db, slug=slug, include_deleted=include_deleted)
 
     def list(self, customer: str | None = None) -> pd.DataFrame:
         """List live (not deleted) instances, optionally of one customer.
@@ -1133,7 +1133,7 @@ class Flags(_Namespace):
         ValidationError
             ``key`` is malformed.
         """
-        return flag_writes.get_flag(self._db, key=key)
+        return flag_reads.get_flag(self._db, key=key)
 
     def list(self) -> pd.DataFrame:
         """List every feature flag, ordered by key.

@@ -15,7 +15,7 @@ Every input the library refuses raises one of these, so a caller needs a single 
 Lower-level database errors (``sqlalchemy.exc.IntegrityError``) are translated into these at
 one boundary, :func:`kaiten_analytics.db.errors.translate_integrity_error`; a database that
 cannot be reached becomes ``UnavailableError`` at the same boundary
-(:meth:`kaiten_analytics.service.database.Database.transaction` and ``.read``). All of them
+(:meth:`kaiten_analytics.db.database.Database.transaction` and ``.read``). All of them
 pickle, so they survive a trip across a process boundary.
 """
 

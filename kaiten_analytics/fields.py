@@ -19,6 +19,9 @@ from kaiten_analytics.errors import ValidationError
 SLUG_MAX = 63
 NAME_MAX = 200
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+#: An address as identity providers hand them out: one ``@``, no spaces, a dotted domain.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL_MAX = 254  # RFC 5321's limit on a forward path
 
 
 def slug(value: Any, field: str = "slug") -> str:
@@ -162,6 +165,21 @@ def entitlement_value(type_: str, value: Any, field: str) -> Any:
     if not isinstance(value, str):
         raise ValidationError(field, "a STRING entitlement takes a text value")
     return value
+
+
+def email(value: Any, field: str = "email") -> str:
+    """Return the email address ``value`` trimmed and in lower case.
+
+    Identity providers differ in how they case the same address, so addresses are compared
+    in this form. A malformed one (not one ``@``, spaces, an undotted domain, over 254
+    characters) raises ``ValidationError``.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "is required: an email address such as ada@example.com")
+    normal = value.strip().lower()
+    if len(normal) > _EMAIL_MAX or not _EMAIL.fullmatch(normal):
+        raise ValidationError(field, f"{value.strip()!r} is not an email address")
+    return normal
 
 
 def instant(value: Any, field: str) -> datetime | None:

@@ -214,3 +214,59 @@ def test_the_public_surface_rule_catches_each_kind_of_reach():
     assert caught("from .service import usage", "kaiten_analytics.cli")
     assert caught("from .routes import router", "kaiten_analytics.api.app") == []
     assert caught("from ..service import usage", "kaiten_analytics.api.app")
+
+
+# --- the layers below the public surface point one way --------------------------------------
+#
+# The reads (``kaiten_analytics/analytics/``) stand on the data layer (``kaiten_analytics/db/``)
+# and the pure modules beside it, never on the write path (``kaiten_analytics.service``); the
+# data layer imports neither.
+
+LOWER_LAYERS = {
+    "analytics": (f"{PACKAGE}.service", f"{PACKAGE}.client"),
+    "db": (f"{PACKAGE}.service", f"{PACKAGE}.analytics", f"{PACKAGE}.client"),
+}
+
+
+def imported_modules(source: str, module: str | None, is_package: bool = False) -> set[str]:
+    """Every module ``source`` imports, relative imports resolved (``from x import y`` counts
+    both ``x`` and ``x.y``, since ``y`` may be a module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, module, is_package)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def layer_offences(layer: str, forbidden: tuple[str, ...]) -> list[str]:
+    offences = []
+    paths = sorted((ROOT / PACKAGE / layer).rglob("*.py"))
+    assert paths, layer
+    for path in paths:
+        imported = imported_modules(path.read_text(), _module_of(path),
+                                    path.name == "__init__.py")
+        offences += [f"{path.relative_to(ROOT)}: imports {name}" for name in sorted(imported)
+                     if any(name == bad or name.startswith(bad + ".") for bad in forbidden)]
+    return offences
+
+
+def test_the_reads_and_the_data_layer_never_import_the_write_path():
+    offences = [line for layer, forbidden in LOWER_LAYERS.items()
+                for line in layer_offences(layer, forbidden)]
+    assert not offences, ("a lower layer imports a higher one (move what it needs into "
+                          "kaiten_analytics/db or a pure module):\n  " + "\n  ".join(offences))
+
+
+def test_the_layer_rule_sees_each_kind_of_import():
+    where = f"{PACKAGE}.analytics.example"
+    assert f"{PACKAGE}.service.lookup" in imported_modules(
+        "from kaiten_analytics.service.lookup import id_for", where)
+    assert f"{PACKAGE}.service" in imported_modules("import kaiten_analytics.service", where)
+    assert f"{PACKAGE}.service.usage" in imported_modules(
+        "from kaiten_analytics.service import usage", where)
+    assert f"{PACKAGE}.service.flags" in imported_modules("from ..service import flags", where)
+    assert f"{PACKAGE}.analytics._frames" in imported_modules("from ._frames import frame", where)

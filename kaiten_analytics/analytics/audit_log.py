@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import id_for, instance_row
 from kaiten_analytics.db.models import (
     BUCKET_SECONDS,
     audit_rollup_15m,
@@ -29,8 +31,6 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.events import EVENT_NAMES, EVENTS, STATUSES
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import id_for, instance_row
 
 TRAIL_COLUMNS = ["id", "event_name", "entitlement", "status", "payload", "created_at"]
 MAX_LIMIT = 200

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from kaiten_analytics import fields
 from kaiten_analytics.analytics.local_days import LocalDay, day_plan, in_buckets, last_days
 from kaiten_analytics.config import zone
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import id_for, instance_row
 from kaiten_analytics.db.models import audit_rollup_15m, audit_rollup_day
 from kaiten_analytics.entities import AuditStats
 from kaiten_analytics.events import CATEGORIES, ROLLUP_COLUMNS
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import id_for, instance_row
 
 MAX_DAYS = 366
 COUNTS = tuple(ROLLUP_COLUMNS[c] for c in CATEGORIES)  # reads, accepted, rejected

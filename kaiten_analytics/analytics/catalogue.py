@@ -6,6 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.models import (
     customers,
     deployment_zones,
@@ -13,7 +14,6 @@ from kaiten_analytics.db.models import (
     license_entitlements,
     licenses,
 )
-from kaiten_analytics.service.database import Database
 
 
 def list_customers(db: Database) -> pd.DataFrame:

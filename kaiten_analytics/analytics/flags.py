@@ -8,6 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.analytics.instances import get_instance
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import flag_from_row, flag_row
 from kaiten_analytics.db.models import (
     customers,
     deployment_zones,
@@ -16,14 +19,11 @@ from kaiten_analytics.db.models import (
     instances_in_context,
     licenses,
 )
-from kaiten_analytics.entities import FlagEvaluation
+from kaiten_analytics.entities import Flag, FlagEvaluation
 from kaiten_analytics.flags.context import context_of, instance_context
 from kaiten_analytics.flags.explain import explain
 from kaiten_analytics.flags.rules import Evaluator
 from kaiten_analytics.flags.values import json_text
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.flags import flag_from_row, get_flag
-from kaiten_analytics.service.instances import get_instance
 
 FLAG_COLUMNS = ["key", "name", "type", "enabled", "default_value", "rules", "rule_count",
                 "description", "created_at", "updated_at"]
@@ -51,6 +51,12 @@ def list_flags(db: Database) -> pd.DataFrame:
     ]
     return _objects(frame(rows, FLAG_COLUMNS, times=("created_at", "updated_at")),
                     "default_value", "rules")
+
+
+def get_flag(db: Database, key: str) -> Flag:
+    """Return the flag ``key``; an unknown key raises ``NotFoundError``."""
+    with db.read() as connection:
+        return flag_from_row(flag_row(connection, key))
 
 
 def evaluate_flag(db: Database, key: str, instance: str) -> FlagEvaluation:

@@ -16,6 +16,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics import fields
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import id_for
 from kaiten_analytics.db.models import (
     audit_rollup_day,
     customers,
@@ -36,8 +38,6 @@ from kaiten_analytics.limit_status import (
     limit_status,
     percent_used,
 )
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import id_for
 
 PAIR_COLUMNS = ["instance", "customer", "license", "deployment_zone", "entitlement",
                 "aggregation_method", "unit", "threshold", "usage", "event_count",

@@ -1,4 +1,4 @@
-"""The instance list."""
+"""Read instances: the list, and one instance."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import id_for, instance_row, live_instance, load_instance
 from kaiten_analytics.db.models import (
     customers,
     deployment_zones,
@@ -13,8 +15,7 @@ from kaiten_analytics.db.models import (
     instances_in_context,
     licenses,
 )
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import id_for
+from kaiten_analytics.entities import Instance
 
 INSTANCE_COLUMNS = [
     "slug", "name", "customer", "license", "deployment_zone", "license_start", "license_end",
@@ -49,3 +50,11 @@ def list_instances(db: Database, customer: str | None = None) -> pd.DataFrame:
                                                                   customer))
         rows = connection.execute(query).all()
     return frame(rows, INSTANCE_COLUMNS, times=("created_at", "updated_at"))
+
+
+def get_instance(db: Database, slug: str, include_deleted: bool = False) -> Instance:
+    """Return the instance ``slug``; a deleted one raises ``NotFoundError`` unless asked for."""
+    with db.read() as connection:
+        row = instance_row(connection, slug) if include_deleted else live_instance(connection,
+                                                                                  slug)
+        return load_instance(connection, row.id)

@@ -6,8 +6,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.models import api_keys, customers
-from kaiten_analytics.service.database import Database
 
 KEY_COLUMNS = ["name", "role", "customer", "prefix", "created_at", "last_used_at",
                "revoked_at", "active"]

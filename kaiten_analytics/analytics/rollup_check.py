@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import instance_row
 from kaiten_analytics.db.models import (
     BUCKET_SECONDS,
     DAY_SECONDS,
@@ -14,8 +16,6 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.db.sql_time import epoch_seconds
 from kaiten_analytics.events import EVENTS
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import instance_row
 
 CHECK_COLUMNS = ["table", "instance_id", "entitlement_id", "period", "column", "rollup",
                  "raw"]

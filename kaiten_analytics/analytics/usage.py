@@ -7,11 +7,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import instance_row
 from kaiten_analytics.db.models import entitlement_usage, entitlements, license_entitlements
 from kaiten_analytics.db.usage_json import decode_usage
 from kaiten_analytics.limit_status import limit_status, percent_used
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import instance_row
 
 SUMMARY_COLUMNS = [
     "entitlement", "type", "aggregation_method", "granted", "usage", "event_count",

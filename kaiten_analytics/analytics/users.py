@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.models import console_users
 from kaiten_analytics.errors import ValidationError
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.users import normalise_email
 
 
 def role_of(db: Database, *, email: str | None) -> str | None:
@@ -19,7 +19,7 @@ def role_of(db: Database, *, email: str | None) -> str | None:
     console asks about whoever signed in.
     """
     try:
-        email = normalise_email(email)
+        email = fields.email(email)
     except ValidationError:
         return None
     with db.read() as connection:

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.analytics.local_days import BUCKETS_PER_DAY
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import instance_row
 from kaiten_analytics.db.models import (
     BUCKET_SECONDS,
     audit_rollup_15m,
@@ -22,8 +24,6 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import instance_row
 
 COLUMNS = ["created_at", "value", "threshold", "crossing"]
 #: beyond this many crossing buckets, crossings are placed at their bucket, not looked up

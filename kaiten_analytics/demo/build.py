@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from kaiten_analytics.client import Kaiten
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.demo.catalogue import create_catalogue
 from kaiten_analytics.demo.flags import create_demo_flags
 from kaiten_analytics.demo.history import write_history
-from kaiten_analytics.service.database import Database
 
 #: the instance that ``--big-instance-events`` fills (the scale target: one instance with 1M events)
 BIG_INSTANCE = "megacorp-prod"

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from tqdm import tqdm
 
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.usage_json import encode_usage
 from kaiten_analytics.demo.catalogue import LICENSES, DemoInstance
-from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.ledger import Ledger
 from kaiten_analytics.service.usage import apply_in_ledger, record_read
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kaiten_analytics import fields
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.models import (
     customers,
     deployment_zones,
@@ -17,7 +18,6 @@ from kaiten_analytics.db.models import (
 )
 from kaiten_analytics.entities import Customer, Entitlement, License, Zone
 from kaiten_analytics.errors import NotFoundError, ValidationError
-from kaiten_analytics.service.database import Database
 
 
 def create_customer(db: Database, slug: str, name: str) -> Customer:

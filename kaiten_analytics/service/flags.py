@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlalchemy as sa
-
 from kaiten_analytics import fields
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import flag_from_row, flag_row
 from kaiten_analytics.db.models import feature_flags
 from kaiten_analytics.entities import Flag
-from kaiten_analytics.errors import NotFoundError, ValidationError
-from kaiten_analytics.flags.rules import check_rules, in_documented_order
+from kaiten_analytics.errors import ValidationError
+from kaiten_analytics.flags.rules import check_rules
 from kaiten_analytics.flags.values import flag_type, flag_value, parse_json
-from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.outbox import append_event
 
 UPDATABLE = ("name", "description", "type", "default_value", "enabled", "rules")
@@ -69,7 +68,7 @@ def update_flag(db: Database, key: str, /, **changes: Any) -> Flag:
         raise ValidationError(unknown[0], f"cannot be changed; updatable: {', '.join(UPDATABLE)}")
     now = db.now()
     with db.transaction() as connection:
-        row = _row(connection, key, lock=True)
+        row = flag_row(connection, key, lock=True)
         before = flag_from_row(row)
         merged = {name: getattr(before, name) for name in UPDATABLE} | changes
         values = _checked(merged)
@@ -84,7 +83,7 @@ def update_flag(db: Database, key: str, /, **changes: Any) -> Flag:
             feature_flags.update().where(feature_flags.c.id == row.id)
             .values(**{name: values[name] for name in diff}, updated_at=now)
         )
-        after = flag_from_row(_row(connection, key))
+        after = flag_from_row(flag_row(connection, key))
         append_event(connection, now, "feature_flag", key, "FEATURE_FLAG_UPDATED",
                      {"flag": key, "changes": diff})
     return after
@@ -94,16 +93,10 @@ def delete_flag(db: Database, key: str) -> None:
     """Delete the flag ``key`` and write ``FEATURE_FLAG_DELETED`` with its last state."""
     now = db.now()
     with db.transaction() as connection:
-        row = _row(connection, key, lock=True)
+        row = flag_row(connection, key, lock=True)
         connection.execute(feature_flags.delete().where(feature_flags.c.id == row.id))
         append_event(connection, now, "feature_flag", key, "FEATURE_FLAG_DELETED",
                      {"flag": _snapshot(flag_from_row(row)), "deleted_at": now.isoformat()})
-
-
-def get_flag(db: Database, key: str) -> Flag:
-    """Return the flag ``key``; an unknown key raises ``NotFoundError``."""
-    with db.read() as connection:
-        return flag_from_row(_row(connection, key))
 
 
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
@@ -122,26 +115,6 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
         "enabled": enabled,
         "rules": check_rules(type_, rules),
     }
-
-
-def _row(connection: sa.Connection, key: object, lock: bool = False) -> sa.Row:
-    fields.lookup_slug(key, "key")
-    query = sa.select(feature_flags).where(feature_flags.c.key == key)
-    if lock:  # serialise concurrent edits of one flag on PostgreSQL (SQLite: BEGIN IMMEDIATE)
-        query = query.with_for_update()
-    row = connection.execute(query).first()
-    if row is None:
-        raise NotFoundError("flag", key)
-    return row
-
-
-def flag_from_row(row: sa.Row) -> Flag:
-    """Return the ``Flag`` a ``feature_flags`` row holds."""
-    return Flag(
-        key=row.key, name=row.name, type=row.type, default_value=row.default_value,
-        enabled=row.enabled, rules=in_documented_order(row.rules), description=row.description,
-        created_at=row.created_at, updated_at=row.updated_at, id=row.id,
-    )
 
 
 def _json(value: Any) -> str:

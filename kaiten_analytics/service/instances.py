@@ -8,17 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from kaiten_analytics import fields
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import id_for, live_instance, load_instance
 from kaiten_analytics.db.models import (
-    customers,
-    deployment_zones,
     instances,
-    instances_in_context,
-    licenses,
 )
 from kaiten_analytics.entities import Instance
 from kaiten_analytics.errors import ValidationError
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import id_for, instance_row, live_instance
 from kaiten_analytics.service.outbox import append_event
 
 UPDATABLE = (
@@ -54,7 +50,7 @@ def create_instance(
         new_id = connection.execute(
             instances.insert().values(**values, created_at=now, updated_at=now)
         ).inserted_primary_key[0]
-        instance = _load(connection, new_id)
+        instance = load_instance(connection, new_id)
         append_event(connection, now, "instance", instance.slug, "INSTANCE_CREATED",
                      {"instance": _snapshot(instance)})
     return instance
@@ -76,7 +72,7 @@ def update_instance(db: Database, slug: str, /, **changes: Any) -> Instance:
     now = db.now()
     with db.transaction() as connection:
         row = live_instance(connection, slug)
-        before = _load(connection, row.id)
+        before = load_instance(connection, row.id)
         refs = {k: changes[k] for k in ("customer", "license", "deployment_zone") if k in changes}
         if "customer" in refs or "license" in refs:
             # both are required; None is not a way to clear them
@@ -91,7 +87,7 @@ def update_instance(db: Database, slug: str, /, **changes: Any) -> Instance:
                 instances.update().where(instances.c.id == row.id).values(**values,
                                                                           updated_at=now)
             )
-        after = _load(connection, row.id)
+        after = load_instance(connection, row.id)
         diff = {
             key: {"from": _jsonable(getattr(before, key)), "to": _jsonable(getattr(after, key))}
             for key in UPDATABLE
@@ -109,7 +105,7 @@ def delete_instance(db: Database, slug: str) -> None:
     now = db.now()
     with db.transaction() as connection:
         row = live_instance(connection, slug)
-        last = _load(connection, row.id)
+        last = load_instance(connection, row.id)
         connection.execute(
             instances.update().where(instances.c.id == row.id).values(deleted_at=now,
                                                                       updated_at=now)
@@ -118,14 +114,6 @@ def delete_instance(db: Database, slug: str) -> None:
                      {"instance": row.slug, "deleted_at": now.isoformat(),
                       "customer": last.customer, "license": last.license,
                       "last": _snapshot(last)})
-
-
-def get_instance(db: Database, slug: str, include_deleted: bool = False) -> Instance:
-    """Return the instance ``slug``; a deleted one raises ``NotFoundError`` unless asked for."""
-    with db.read() as connection:
-        row = instance_row(connection, slug) if include_deleted else live_instance(connection,
-                                                                                  slug)
-        return _load(connection, row.id)
 
 
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
@@ -152,26 +140,6 @@ def _references(connection: sa.Connection, **refs: str | None) -> dict[str, int 
             None if zone in (None, "") else id_for(connection, "deployment_zone", zone)
         )
     return out
-
-
-def _load(connection: sa.Connection, instance_id: int) -> Instance:
-    row = connection.execute(
-        sa.select(
-            instances,
-            customers.c.slug.label("customer_slug"),
-            licenses.c.slug.label("license_slug"),
-            deployment_zones.c.slug.label("zone_slug"),
-        )
-        .select_from(instances_in_context())
-        .where(instances.c.id == instance_id)
-    ).one()
-    return Instance(
-        slug=row.slug, name=row.name, customer=row.customer_slug, license=row.license_slug,
-        deployment_zone=row.zone_slug, description=row.description,
-        license_start=row.license_start, license_end=row.license_end,
-        metadata=row.metadata, created_at=row.created_at, updated_at=row.updated_at,
-        deleted_at=row.deleted_at, id=row.id,
-    )
 
 
 def _snapshot(instance: Instance) -> dict[str, Any]:

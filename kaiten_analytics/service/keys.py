@@ -21,11 +21,11 @@ import sqlalchemy as sa
 
 from kaiten_analytics import fields
 from kaiten_analytics.config import api_key_pepper
+from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import id_for
 from kaiten_analytics.db.models import API_KEY_ROLES, api_keys, customers
 from kaiten_analytics.entities import ApiKey
 from kaiten_analytics.errors import NotFoundError, ValidationError
-from kaiten_analytics.service.database import Database
-from kaiten_analytics.service.lookup import id_for
 
 SECRET_PREFIX = "ka_"
 SECRET_BYTES = 24  # 192 bits; token_urlsafe gives 32 characters

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kaiten_analytics import fields
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.models import (
     customers,
     entitlement_usage,
@@ -42,7 +43,6 @@ from kaiten_analytics.events import (
     VALUE_GET,
 )
 from kaiten_analytics.service.aggregation import apply_report
-from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.ledger import Ledger, Target
 
 #: How long an idempotency key is honoured; ``kaiten db purge-keys`` deletes older ones.

@@ -8,28 +8,13 @@ case), as identity providers differ in how they case the same address.
 
 from __future__ import annotations
 
-import re
-
+from kaiten_analytics import fields
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.models import console_users
 from kaiten_analytics.db.upsert import insert_for
 from kaiten_analytics.entities import ConsoleUser
 from kaiten_analytics.enumerations import CONSOLE_ROLES
 from kaiten_analytics.errors import NotFoundError, ValidationError
-from kaiten_analytics.service.database import Database
-
-#: An address as identity providers hand them out: one ``@``, no spaces, a dotted domain.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_MAX_EMAIL = 254  # RFC 5321's limit on a forward path
-
-
-def normalise_email(email: object, field: str = "email") -> str:
-    """Return ``email`` trimmed and in lower case; a malformed one raises ``ValidationError``."""
-    if not isinstance(email, str) or not email.strip():
-        raise ValidationError(field, "is required: an email address such as ada@example.com")
-    normal = email.strip().lower()
-    if len(normal) > _MAX_EMAIL or not _EMAIL.fullmatch(normal):
-        raise ValidationError(field, f"{email.strip()!r} is not an email address")
-    return normal
 
 
 def console_role(value: object) -> str:
@@ -41,7 +26,7 @@ def console_role(value: object) -> str:
 
 def add_user(db: Database, *, email: str, role: str) -> ConsoleUser:
     """Give ``email`` the console ``role``: add the user, or change the role they have."""
-    email, role_ = normalise_email(email), console_role(role)
+    email, role_ = fields.email(email), console_role(role)
     now = db.now()
     with db.transaction() as connection:
         statement = insert_for(connection, console_users).values(
@@ -58,7 +43,7 @@ def add_user(db: Database, *, email: str, role: str) -> ConsoleUser:
 
 def remove_user(db: Database, *, email: str) -> None:
     """Take ``email``'s console access away; an unknown email raises ``NotFoundError``."""
-    email = normalise_email(email)
+    email = fields.email(email)
     with db.transaction() as connection:
         removed = connection.execute(
             console_users.delete().where(console_users.c.email == email)).rowcount

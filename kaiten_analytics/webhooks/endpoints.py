@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.models import (
     WEBHOOK_DELIVERY_STATUSES,
     outbox_events,
@@ -28,7 +29,6 @@ from kaiten_analytics.db.models import (
 from kaiten_analytics.entities import WebhookEndpoint
 from kaiten_analytics.errors import ConflictError, NotFoundError, ValidationError
 from kaiten_analytics.events import OUTBOX_EVENT_TYPES, WEBHOOK_TEST
-from kaiten_analytics.service.database import Database
 from kaiten_analytics.service.outbox import append_event
 from kaiten_analytics.webhooks import secret_box
 from kaiten_analytics.webhooks.addresses import checked_url

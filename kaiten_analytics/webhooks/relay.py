@@ -30,6 +30,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.models import (
     outbox_events,
     webhook_attempts,
@@ -39,7 +40,6 @@ from kaiten_analytics.db.models import (
 from kaiten_analytics.db.types import UTCDateTime
 from kaiten_analytics.entities import WebhookRunStats
 from kaiten_analytics.errors import ValidationError
-from kaiten_analytics.service.database import Database
 from kaiten_analytics.webhooks import messages, schedule, sender
 from kaiten_analytics.webhooks.addresses import private_allowed
 from kaiten_analytics.webhooks.endpoints import signing_secrets

@@ -32,8 +32,8 @@ class Database:
     through :meth:`transaction`, so this one check covers them all (the console gives a
     viewer such a handle; hiding its forms is not the only defence).
 
-    ``warehouse`` (the ClickHouse mirror, SPEC §14) is set when a warehouse URL is: the audit
-    analytics and fleet views then read their event counts from it.
+    ``warehouse`` (a ClickHouse copy of the audit trail) is set when a warehouse URL is given;
+    ``kaiten.warehouse`` syncs and verifies it.
     """
 
     engine: Engine
