@@ -43,6 +43,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kaiten_console import page_paths
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / ".data"
 KAITEN = str(Path(sys.executable).parent / "kaiten")
@@ -78,7 +80,7 @@ def measure(url: str, runs: int) -> dict:
     at.run()  # the Instances page: the frame, not what is measured
     at.query_params["instance"] = INSTANCE
     at.query_params["tab"] = TAB
-    at.switch_page("app_pages/instance.py")
+    at.switch_page(page_paths.INSTANCE)
     started = time.perf_counter()
     at.run()
     cold = time.perf_counter() - started

@@ -14,6 +14,7 @@ This module runs Streamlit as a child process and never imports it.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import ipaddress
 import os
 import subprocess
@@ -25,6 +26,7 @@ LOOPBACK = "127.0.0.1"
 #: Streamlit's own cookie-signing rule is only "set it"; a short one is guessable.
 MIN_COOKIE_SECRET = 32
 _ADDRESS_FLAG = "--server.address"
+INSTALL_HINT = 'pip install "kaiten-analytics[console]"'
 
 
 class ConsoleRefused(Exception):
@@ -47,8 +49,17 @@ def add_parser(commands: argparse._SubParsersAction, url_parent: argparse.Argume
 
 
 def entry_script() -> Path:
-    """Return the console's entry script (``streamlit_app.py`` of the checkout)."""
-    return Path(__file__).resolve().parents[1] / "streamlit_app.py"
+    """Return the console's entry script, ``kaiten_console/app.py`` of the installed package.
+
+    Found without importing the console (the library never imports Streamlit); raises
+    ``ConsoleRefused`` saying what to install when the console or Streamlit is missing.
+    """
+    console = importlib.util.find_spec("kaiten_console")
+    if console is None or console.origin is None:
+        raise ConsoleRefused(f"the console package is not installed: {INSTALL_HINT}")
+    if importlib.util.find_spec("streamlit") is None:
+        raise ConsoleRefused(f"the console needs Streamlit, which is not installed: {INSTALL_HINT}")
+    return Path(console.origin).resolve().parent / "app.py"
 
 
 def streamlit_dirs(start: Path, app: Path) -> list[Path]:

@@ -8,10 +8,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import kaiten_analytics as ka
+from kaiten_console import page_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-INSTANCE_PAGE = "app_pages/instance.py"
+INSTANCE_PAGE = page_paths.INSTANCE
 
 
 def console_app(kaiten: ka.Kaiten, database_url: str, monkeypatch) -> AppTest:

@@ -13,6 +13,8 @@ import pytest
 from console_support import INSTANCE_PAGE, texts
 from streamlit.testing.v1 import AppTest
 
+from kaiten_console import page_paths
+
 AUTH = {
     "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
     "cookie_secret": "c0ffee" * 8,
@@ -21,8 +23,8 @@ AUTH = {
     "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
 }
 ADMIN, VIEWER, STRANGER = "ada@example.com", "victor@example.com", "sam@example.com"
-PAGES = ["app_pages/instances.py", INSTANCE_PAGE, "app_pages/flags.py",
-         "app_pages/report_usage.py", "app_pages/fleet.py"]
+PAGES = [page_paths.INSTANCES, INSTANCE_PAGE, page_paths.FLAGS,
+         page_paths.REPORT_USAGE, page_paths.FLEET]
 INSTANCE_TABS = ["Overview", "Feature Flags", "Entitlements", "Audit Trail"]
 # every button or form submit that writes, on any page
 WRITE_LABELS = {"New instance", "Edit", "Delete", "Create", "Save changes", "Delete instance",
@@ -50,7 +52,7 @@ def console(catalogue, console_for):
 def open_page(at: AppTest, page: str) -> AppTest:
     """Run the console, then open ``page`` (the detail page on acme-prod, report usage too)."""
     at.run()
-    if page in (INSTANCE_PAGE, "app_pages/report_usage.py"):
+    if page in (INSTANCE_PAGE, page_paths.REPORT_USAGE):
         at.query_params["instance"] = "acme-prod"
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -112,9 +114,9 @@ def test_viewer_sees_every_page_without_anything_that_writes_sqlite_only(console
 @pytest.mark.parametrize("page", PAGES)
 def test_admin_sees_every_page_and_its_writes_sqlite_only(console, page):
     at = open_page(console(ADMIN), page)
-    expected = {"app_pages/instances.py": {"New instance", "Edit", "Delete"},
-                "app_pages/flags.py": {"Create flag"},
-                "app_pages/report_usage.py": {"Report usage"}}.get(page, set())
+    expected = {page_paths.INSTANCES: {"New instance", "Edit", "Delete"},
+                page_paths.FLAGS: {"Create flag"},
+                page_paths.REPORT_USAGE: {"Report usage"}}.get(page, set())
     assert expected <= write_widgets(at)
 
 
@@ -124,10 +126,10 @@ def test_viewer_sees_each_instance_tab_and_the_flag_rules_read_only_sqlite_only(
         at.session_state["tab"] = tab
         at.run()
         assert not at.exception and write_widgets(at) == set(), tab
-    flags = open_page(console(VIEWER), "app_pages/flags.py")
+    flags = open_page(console(VIEWER), page_paths.FLAGS)
     assert [tab.label for tab in flags.tabs] == ["Rules", "Exposure"]
     assert flags.selectbox(key="flag").options == ["New billing (new-billing)"]
-    report = open_page(console(VIEWER), "app_pages/report_usage.py")
+    report = open_page(console(VIEWER), page_paths.REPORT_USAGE)
     assert "Reporting usage needs the admin role" in all_text(report)
 
 
@@ -142,7 +144,7 @@ def test_viewer_asking_for_a_form_through_session_state_gets_none(console, catal
 
 def test_a_write_from_a_demoted_admins_stale_button_is_refused_by_the_library(console,
                                                                               catalogue):
-    at = open_page(console(ADMIN), "app_pages/flags.py")
+    at = open_page(console(ADMIN), page_paths.FLAGS)
     at.selectbox(key="flag").set_value("new-billing").run()
     disable = next(button for button in at.button if button.label == "Disable")
     catalogue.users.add(ADMIN, "viewer")  # demoted while the page is open
@@ -156,7 +158,7 @@ def viewer_session_script():
     import streamlit as st
 
     import kaiten_analytics as ka
-    from console import session
+    from kaiten_console import session
 
     try:
         session.kaiten().instances.delete("acme-prod")

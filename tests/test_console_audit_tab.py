@@ -331,7 +331,7 @@ def test_instance_without_events(app):
 
 
 def test_pages_of_an_exact_count():
-    from console.event_log import page_count
+    from kaiten_console.event_log import page_count
 
     assert page_count(0, True, 1, 0) == 1
     assert page_count(50, True, 1, 50) == 1
@@ -340,7 +340,7 @@ def test_pages_of_an_exact_count():
 
 
 def test_a_capped_count_offers_the_next_page_after_a_full_one():
-    from console.event_log import count_text, page_count
+    from kaiten_console.event_log import count_text, page_count
 
     assert count_text(10_000, False) == "10,000+"
     assert count_text(1234, True) == "1,234"

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import kaiten_analytics as ka
 from kaiten_analytics.db.models import feature_flags
+from kaiten_console import page_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 PRO = {"attribute": "license.slug", "operator": "equals", "value": "pro"}
@@ -39,7 +40,7 @@ def connect_console_to(kaiten, database_url, monkeypatch) -> None:
 
 
 def tab_script(kaiten, slug):
-    from console.flags_tab import render_flags_tab
+    from kaiten_console.flags_tab import render_flags_tab
 
     render_flags_tab(kaiten, slug)
 
@@ -109,7 +110,7 @@ def test_tab_of_an_unknown_instance_shows_the_error(flagged):
 def page(catalogue, database_url, monkeypatch):
     """The Flags page as its own script, on the catalogue's database, not yet run."""
     connect_console_to(catalogue, database_url, monkeypatch)
-    yield AppTest.from_file(str(ROOT / "app_pages" / "flags.py"), default_timeout=30)
+    yield AppTest.from_file(page_paths.FLAGS, default_timeout=30)
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -131,7 +132,7 @@ def fill_new_flag(at: AppTest, rules: str, default: str = "false") -> AppTest:
 
 def test_page_is_in_the_console_navigation(catalogue, console_for):
     at = console_for(catalogue).run()
-    at.switch_page("app_pages/flags.py").run()
+    at.switch_page(page_paths.FLAGS).run()
     assert not at.exception
     assert at.title[0].value == "Flags"
 

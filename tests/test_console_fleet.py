@@ -14,8 +14,9 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import kaiten_analytics as ka
+from kaiten_console import page_paths
 
-PAGE = "app_pages/fleet.py"
+PAGE = page_paths.FLEET
 LINK = "instance?instance="
 # tab label → (the library call it shows, the CSV's name, a column it must carry unchanged)
 SECTIONS = {

@@ -7,6 +7,8 @@ import json
 import pytest
 from console_support import open_instance, texts
 
+from kaiten_console import page_paths
+
 TABS = ["Overview", "Feature Flags", "Entitlements", "Audit Trail"]
 
 
@@ -162,7 +164,7 @@ def test_unknown_or_deleted_slug_says_so(app, detailed, slug, message):
 
 def test_page_without_an_instance_offers_the_picker(app):
     app.run()
-    app.switch_page("app_pages/instance.py").run()
+    app.switch_page(page_paths.INSTANCE).run()
     assert not app.exception
     assert app.selectbox(key="instance_picker").value is None
     assert not app.tabs and not app.error

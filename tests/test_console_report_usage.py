@@ -7,7 +7,9 @@ from conftest import table_counts
 from console_support import click, texts
 from streamlit.testing.v1 import AppTest
 
-PAGE = "app_pages/report_usage.py"
+from kaiten_console import page_paths
+
+PAGE = page_paths.REPORT_USAGE
 PRO_NUMBER_ENTITLEMENTS = ["api-calls", "m-average", "m-count", "m-latest", "m-max", "m-min",
                            "m-sum", "seats"]
 

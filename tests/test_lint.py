@@ -21,18 +21,18 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_library_does_not_import_streamlit():
+def test_library_does_not_import_streamlit_or_the_console():
     offenders = [
         str(path.relative_to(ROOT))
         for path in (ROOT / "kaiten_analytics").rglob("*.py")
-        if any(line.strip().startswith(("import streamlit", "from streamlit"))
+        if any(line.strip().startswith(("import streamlit", "from streamlit",
+                                         "import kaiten_console", "from kaiten_console"))
                for line in path.read_text().splitlines())
     ]
     assert offenders == []
 
 
-UI_FILES = [ROOT / "streamlit_app.py", *sorted((ROOT / "app_pages").glob("*.py")),
-            *sorted((ROOT / "console").glob("*.py"))]
+UI_FILES = [ROOT / "streamlit_app.py", *sorted((ROOT / "kaiten_console").rglob("*.py"))]
 QUERY_BUILDING = re.compile(
     r"(\bselect\(|SELECT |sa\.text\(|read_sql|\.execute\(|import sqlalchemy|from sqlalchemy)")
 
@@ -52,9 +52,12 @@ def test_the_console_never_allows_html():
 
 def test_no_pages_directory_beside_the_entry_point():
     """A ``pages/`` directory switches Streamlit to its legacy multipage mode for a deep link
-    served before ``st.navigation`` ever ran; the page scripts live in ``app_pages/``."""
+    served before ``st.navigation`` ever ran; the page scripts live in
+    ``kaiten_console/app_pages/``, beside neither entry script (``streamlit_app.py`` of a
+    checkout, ``kaiten_console/app.py`` installed)."""
     assert not (ROOT / "pages").exists()
-    assert (ROOT / "app_pages" / "instance.py").exists()
+    assert not (ROOT / "kaiten_console" / "pages").exists()
+    assert (ROOT / "kaiten_console" / "app_pages" / "instance.py").exists()
 
 
 # --- the faces stand on the public surface only --------------------------------------------
@@ -172,8 +175,7 @@ def _notebook_code(path: Path) -> str:
 
 def face_sources() -> list[tuple[str, str, str | None, bool]]:
     """Every face's code: (where, source, dotted module or None, is a package ``__init__``)."""
-    files = [ROOT / "streamlit_app.py", *sorted((ROOT / "app_pages").rglob("*.py")),
-             *sorted((ROOT / "console").rglob("*.py")),
+    files = [ROOT / "streamlit_app.py", *sorted((ROOT / "kaiten_console").rglob("*.py")),
              *sorted(p for p in (ROOT / PACKAGE).glob("cli*.py") if CLI_FILE.match(p.name)),
              *sorted((ROOT / PACKAGE / "api").rglob("*.py"))]
     sources = [(str(path.relative_to(ROOT)), path.read_text(), _module_of(path),
@@ -188,7 +190,7 @@ def test_the_faces_use_only_the_public_surface():
     covered = {where for where, *_ in sources}
     assert {"streamlit_app.py", "kaiten_analytics/cli.py",
             "notebooks/01_instance_usage.ipynb"} <= covered
-    assert any(where.startswith("console/") for where in covered)
+    assert any(where.startswith("kaiten_console/app_pages/") for where in covered)
     assert not any(where.endswith("client.py") for where in covered)
     offences = [line for where, source, module, is_package in sources
                 for line in public_surface_offences(source, where, module, is_package)]

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import session
+from kaiten_console import session
 
 INSTANCE_LINK = r"instance\?instance=(.*)"  # LinkColumn shows the captured slug
 

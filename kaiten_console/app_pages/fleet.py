@@ -14,9 +14,9 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import session
-from console.fleet_views import FleetFilters, fleet_view, render_table
 from kaiten_analytics import charts
+from kaiten_console import session
+from kaiten_console.fleet_views import FleetFilters, fleet_view, render_table
 
 VIEW_KEY = "view"  # the open tab, also the URL's ?view=
 TOP_CONSUMERS = 20

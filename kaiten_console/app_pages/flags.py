@@ -12,10 +12,10 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import session
-from console.flags_tab import REASON_LABELS
-from console.refusals import show_refusal
-from console.session import kaiten
+from kaiten_console import session
+from kaiten_console.flags_tab import REASON_LABELS
+from kaiten_console.refusals import show_refusal
+from kaiten_console.session import kaiten
 
 NEW = ""  # the picker's "new flag" choice
 PICKER = "flag"

@@ -12,10 +12,10 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import session
-from console.event_log import render_event_table
-from console.usage_history import number_entitlements, render_usage_history
 from kaiten_analytics import charts
+from kaiten_console import session
+from kaiten_console.event_log import render_event_table
+from kaiten_console.usage_history import number_entitlements, render_usage_history
 
 LATEST_ENTRIES = 10
 USAGE_COLUMNS = {

@@ -12,10 +12,10 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import kaiten_analytics as ka
-from console import session
-from console.instance_picker import pick_instance
-from console.refusals import show_refusal
-from console.usage_report import (
+from kaiten_console import session
+from kaiten_console.instance_picker import pick_instance
+from kaiten_console.refusals import show_refusal
+from kaiten_console.usage_report import (
     FIELD_LABELS,
     meterable,
     render_context,

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import access
+from kaiten_console import access
 
 TIMEZONE_KEY = "timezone"
 _ZONE_PICKER_KEY = "timezone_picker"

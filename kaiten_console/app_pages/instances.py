@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import session
-from console.instance_form import FIELD_LABELS, InstanceInput, render_instance_form
-from console.refusals import show_refusal
+from kaiten_console import page_paths, session
+from kaiten_console.instance_form import FIELD_LABELS, InstanceInput, render_instance_form
+from kaiten_console.refusals import show_refusal
 
 TABLE_KEY = "instances_table"
 MODE_KEY = "instances_mode"  # None, "create", "edit" or "delete"
@@ -131,7 +131,7 @@ def render_actions(selected: pd.Series | None, can_write: bool) -> None:
     if buttons.button("View metadata", icon=":material/data_object:", disabled=none):
         st.session_state[METADATA_KEY] = selected["slug"]
     if buttons.button("Open details", icon=":material/open_in_new:", disabled=none):
-        st.switch_page("app_pages/instance.py", query_params={"instance": selected["slug"]})
+        st.switch_page(page_paths.INSTANCE, query_params={"instance": selected["slug"]})
     if not can_write:
         return
     if buttons.button("Edit", icon=":material/edit:", disabled=none):

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import session
+from kaiten_console import page_paths, session
 
 FORM_KEY = "report_usage_form"
 VALUE_KEY = "report_value"
@@ -164,7 +164,7 @@ def render_outcome(report: ka.UsageReport, unit: str | None) -> None:
                  _share(stored, threshold), delta_color="off", delta_arrow="off", border=True)
     st.caption(f"Usage {amount(before, unit)} → {amount(stored, unit)} · audit event "
                f"`{report.event_id}`")
-    st.page_link("app_pages/instance.py", label="Open the instance's audit trail",
+    st.page_link(page_paths.INSTANCE, label="Open the instance's audit trail",
                  icon=":material/history:",
                  query_params={"instance": report.instance, "tab": "Audit Trail"})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import session
+from kaiten_console import session
 
 PARAM = "instance"  # the query parameter naming the instance
 EMPTY = "No instances yet — create one on the Instances page, or run `kaiten demo`."

@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console import session
-from console.audit_tab import render_audit_tab
-from console.entitlements_tab import render_entitlements_tab
-from console.flags_tab import render_flags_tab
-from console.instance_picker import pick_instance
+from kaiten_console import page_paths, session
+from kaiten_console.audit_tab import render_audit_tab
+from kaiten_console.entitlements_tab import render_entitlements_tab
+from kaiten_console.flags_tab import render_flags_tab
+from kaiten_console.instance_picker import pick_instance
 
 TABS = ("Overview", "Feature Flags", "Entitlements", "Audit Trail")
 PICKER_KEY = "instance_picker"
@@ -85,7 +85,7 @@ def render_overview(instance: ka.Instance, tz: str) -> None:
 
 def main() -> None:
     """Draw the page."""
-    st.page_link("app_pages/instances.py", label="All instances", icon=":material/arrow_back:")
+    st.page_link(page_paths.INSTANCES, label="All instances", icon=":material/arrow_back:")
     picker, _ = st.columns([2, 3])
     with picker:
         slug = pick_instance(PICKER_KEY, "show this instance")

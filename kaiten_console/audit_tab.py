@@ -19,9 +19,15 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from console.event_log import ALL, EVENT_TYPES, payload_dialog, payload_open, render_event_log
-from console.usage_history import number_entitlements, render_usage_history, unit_of
 from kaiten_analytics import charts
+from kaiten_console.event_log import (
+    ALL,
+    EVENT_TYPES,
+    payload_dialog,
+    payload_open,
+    render_event_log,
+)
+from kaiten_console.usage_history import number_entitlements, render_usage_history, unit_of
 
 LIVE_SECONDS = 5
 DAYS = (7, 30, 90)

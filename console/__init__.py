@@ -1,1 +1,0 @@
-"""Streamlit glue shared by the console's pages (cached connection, sidebar, time zone)."""
