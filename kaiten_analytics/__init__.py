@@ -53,6 +53,7 @@ from kaiten_analytics.events import (
     VALUE_GET,
 )
 from kaiten_analytics.events import OUTBOX_EVENT_TYPES as WEBHOOK_EVENT_TYPES
+from kaiten_analytics.fields import PAGE_MAX
 from kaiten_analytics.flags.context import ATTRIBUTES as FLAG_ATTRIBUTES
 from kaiten_analytics.flags.context import METADATA_PREFIX as FLAG_METADATA_PREFIX
 from kaiten_analytics.flags.explain import OPERATOR_WORDS as FLAG_OPERATORS
@@ -80,6 +81,7 @@ __all__ = [
     "LIMIT_STATUSES",
     "NEARING_PERCENT",
     "NO_ZONE",
+    "PAGE_MAX",
     "REJECTED",
     "USAGE_ACCEPTED",
     "USAGE_REACHED",

@@ -25,7 +25,7 @@ from kaiten_analytics.analytics import catalogue as catalogue_reads
 from kaiten_analytics.analytics import flags as flag_reads
 from kaiten_analytics.analytics import keys as key_reads
 from kaiten_analytics.analytics import users as user_reads
-from kaiten_analytics.analytics.instances import get_instance, list_instances
+from kaiten_analytics.analytics.instances import count_instances, get_instance, list_instances
 from kaiten_analytics.analytics.rollup_check import rollup_mismatches
 from kaiten_analytics.analytics.usage import usage_summary
 from kaiten_analytics.analytics.value_over_time import value_over_time
@@ -405,13 +405,18 @@ class Instances(_Namespace):
         """
         return get_instance(self._db, slug=slug, include_deleted=include_deleted)
 
-    def list(self, customer: str | None = None) -> pd.DataFrame:
-        """List live (not deleted) instances, optionally of one customer.
+    def list(self, customer: str | None = None, limit: int | None = None,
+             offset: int = 0) -> pd.DataFrame:
+        """List live (not deleted) instances, optionally of one customer, one page at a time.
 
         Parameters
         ----------
         customer
             A customer slug; None lists every customer's instances.
+        limit
+            At most this many instances (1 to ``ka.PAGE_MAX``); None returns every one.
+        offset
+            Skip this many first (in slug order).
 
         Returns
         -------
@@ -425,9 +430,42 @@ class Instances(_Namespace):
         NotFoundError
             ``customer`` does not exist.
         ValidationError
+            ``customer`` is not a slug, or ``limit``/``offset`` is not a whole number in
+            range.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.customers.create("acme", "Acme Corp")
+        >>> _ = kaiten.licenses.create("pro", "Pro")
+        >>> for slug in ("acme-a", "acme-b", "acme-c"):
+        ...     _ = kaiten.instances.create("acme", slug, slug, "pro")
+        >>> list(kaiten.instances.list(limit=2, offset=1)["slug"])
+        ['acme-b', 'acme-c']
+        """
+        return list_instances(self._db, customer=customer, limit=limit, offset=offset)
+
+    def count(self, customer: str | None = None) -> int:
+        """Count live (not deleted) instances, optionally of one customer.
+
+        Parameters
+        ----------
+        customer
+            A customer slug; None counts every customer's instances.
+
+        Returns
+        -------
+        int
+            The number of rows :meth:`list` returns without a ``limit``.
+
+        Raises
+        ------
+        NotFoundError
+            ``customer`` does not exist.
+        ValidationError
             ``customer`` is not a slug.
         """
-        return list_instances(self._db, customer=customer)
+        return count_instances(self._db, customer=customer)
 
 
 class Usage(_Namespace):

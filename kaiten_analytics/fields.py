@@ -18,6 +18,8 @@ from kaiten_analytics.errors import ValidationError
 
 SLUG_MAX = 63
 NAME_MAX = 200
+#: the most rows one page of a list may ask for (the audit trail, the instance list)
+PAGE_MAX = 200
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 #: An address as identity providers hand them out: one ``@``, no spaces, a dotted domain.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

@@ -147,6 +147,21 @@ def test_a_bound_key_lists_and_sees_only_its_customers_instances(served):
     assert served.kaiten.instances.get("acme-dev").customer == "acme"
 
 
+def test_the_instance_list_pages_with_the_total_on_every_page(served):
+    expected = list(served.kaiten.instances.list()["slug"])
+    acme = list(served.kaiten.instances.list(customer="acme")["slug"])
+    for key, slugs in (("viewer", expected), ("acme-viewer", acme)):
+        with served.client(key) as client:
+            pages = [client.get("/api/instances", params={"limit": 2, "offset": offset}).json()
+                     for offset in range(0, len(slugs) + 2, 2)]
+        assert [item["slug"] for page in pages for item in page["items"]] == slugs
+        assert {page["total"] for page in pages} == {len(slugs)}
+        assert pages[-1]["items"] == [] and pages[-1]["offset"] >= len(slugs)
+    with served.client("viewer") as client:
+        refused = client.get("/api/instances", params={"limit": ka.PAGE_MAX + 1})
+    assert refused.status_code == 422 and refused.json()["field"] == "limit"
+
+
 def test_missing_unknown_or_revoked_keys_are_401_with_www_authenticate(served):
     revoked = served.kaiten.keys.create("k-revoked", "admin").secret
     served.kaiten.keys.revoke("k-revoked")

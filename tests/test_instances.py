@@ -48,6 +48,28 @@ def test_list_columns_and_customer_filter(catalogue):
         catalogue.instances.list(customer="nobody")
 
 
+def test_list_pages_in_slug_order_and_count_matches_every_page(catalogue):
+    for n in range(5):
+        catalogue.instances.create("acme", f"Extra {n}", f"acme-x{n}", "starter")
+    catalogue.instances.delete("acme-x2")
+    everything = list(catalogue.instances.list()["slug"])
+    assert everything == sorted(everything) and "acme-x2" not in everything
+    pages = [list(catalogue.instances.list(limit=2, offset=o)["slug"]) for o in range(0, 8, 2)]
+    assert [slug for page in pages for slug in page] == everything
+    assert [len(page) for page in pages] == [2, 2, 2, 0]
+    assert catalogue.instances.count() == len(everything) == 6
+    assert catalogue.instances.count(customer="acme") == 5
+    acme = catalogue.instances.list(customer="acme", limit=3, offset=1)
+    assert list(acme["slug"]) == [s for s in everything if s.startswith("acme")][1:4]
+    for bad in ({"limit": 0}, {"limit": ka.PAGE_MAX + 1}, {"limit": True}, {"offset": -1},
+                {"offset": 1.5}):
+        with pytest.raises(ka.ValidationError) as refused:
+            catalogue.instances.list(**bad)
+        assert refused.value.field == next(iter(bad))
+    with pytest.raises(ka.NotFoundError):
+        catalogue.instances.count(customer="nobody")
+
+
 def test_update_changes_fields_and_records_what_changed(catalogue, clock):
     clock.advance(minutes=5)
     updated = catalogue.instances.update(

@@ -33,7 +33,7 @@ from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.events import EVENT_NAMES, EVENTS, STATUSES
 
 TRAIL_COLUMNS = ["id", "event_name", "entitlement", "status", "payload", "created_at"]
-MAX_LIMIT = 200
+MAX_LIMIT = fields.PAGE_MAX
 #: a text-search count stops here; the console then says "10,000+"
 COUNT_CAP = 10_000
 _CATEGORY = {name: category for name, (_, category, _) in EVENTS.items()}

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+import kaiten_analytics as ka
 from kaiten_analytics.api import auth, models
 from kaiten_analytics.api.auth import Handle, check_customer, check_instance
 from kaiten_analytics.api.problems import responses
@@ -19,16 +20,24 @@ SlugPath = Annotated[str, Path(description="the instance's slug", examples=["acm
 def list_instances(kaiten: Handle, query: Annotated[models.InstanceListQuery, Query()],
                    key: auth.Reader) -> models.InstancePage:
     """List live instances (ordered by slug); a customer-bound key lists its own only."""
-    customer = query.customer
+    return instance_page(kaiten, key, query.customer, query.limit, query.offset)
+
+
+def instance_page(kaiten: ka.Kaiten, key: ka.ApiKey, customer: str | None, limit: int,
+                  offset: int) -> models.InstancePage:
+    """One page of the instances ``key`` sees, of ``customer`` (every visible one if None).
+
+    The page and the total are the library's (paged and counted in the database); a
+    customer-bound key sees its own customer's only, and nothing of another customer's.
+    """
     if key.customer is not None:
         if customer is not None and customer != key.customer:
-            return models.InstancePage(items=[], total=0, limit=query.limit,
-                                       offset=query.offset)
+            return models.InstancePage(items=[], total=0, limit=limit, offset=offset)
         customer = key.customer
-    frame = kaiten.instances.list(customer)
-    page = frame.iloc[query.offset:query.offset + query.limit]
-    return models.InstancePage(items=[models.Instance(**r) for r in models.records(page)],
-                               total=len(frame), limit=query.limit, offset=query.offset)
+    frame = kaiten.instances.list(customer, limit=limit, offset=offset)
+    return models.InstancePage(items=[models.Instance(**r) for r in models.records(frame)],
+                               total=kaiten.instances.count(customer), limit=limit,
+                               offset=offset)
 
 
 @router.post("", operation_id="createInstance", status_code=201,
