@@ -41,6 +41,11 @@ def add_parser(commands: argparse._SubParsersAction, url_parent: argparse.Argume
     run_.add_argument("--timeout", type=float, default=15.0, help="seconds per attempt")
     run_.add_argument("--max-in-flight", type=int, default=8,
                       help="concurrent attempts per endpoint (default 8)")
+    run_.add_argument("--lease", type=float, default=30.0,
+                      help="seconds a claimed delivery is held before another relay may take "
+                           "it (longer than --timeout, at most 30; default 30)")
+    run_.add_argument("--poll-interval", type=float, default=0.2,
+                      help="seconds between looks for new deliveries when idle (default 0.2)")
 
 
 def run(args: argparse.Namespace, kaiten: ka.Kaiten) -> int:
@@ -89,6 +94,7 @@ def _run_relay(args: argparse.Namespace, kaiten: ka.Kaiten) -> int:
             signal.signal(sig, lambda *_: stop.set())
         print(f"delivering webhooks from {kaiten.url} (Ctrl-C to stop)", file=sys.stderr)
     stats = kaiten.webhooks.run(once=args.once, stop=stop, timeout=args.timeout,
+                                lease=args.lease, poll_interval=args.poll_interval,
                                 max_in_flight=args.max_in_flight)
     print(f"{stats.attempted} attempts: {stats.succeeded} succeeded, {stats.failed} failed",
           file=sys.stderr)

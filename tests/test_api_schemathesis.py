@@ -16,6 +16,7 @@ import pytest
 import schemathesis
 from api_support import ApiServer, make_keys
 from conftest import ENGINES, fresh_database_url
+from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
@@ -44,7 +45,9 @@ def fuzzed(request, tmp_path_factory):
     kaiten = ka.connect(url)
     _seed(kaiten)
     admin = make_keys(kaiten)["admin"]
-    server = ApiServer(url, threads=4).wait()
+    # the webhook secrets' key (else the server would make a key file in the home directory)
+    env = {"KAITEN_WEBHOOKS_SECRET_KEY": Fernet.generate_key().decode()}
+    server = ApiServer(url, threads=4, env=env).wait()
     yield server, admin
     server.stop()
     kaiten.close()

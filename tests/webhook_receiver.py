@@ -7,6 +7,7 @@ with its headers and raw body, so tests verify signatures with the receivers' ow
 from __future__ import annotations
 
 import http.server
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,14 @@ class Answer:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """Says nothing when a sender goes away mid-request (a killed relay, a timeout)."""
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class Receiver:
@@ -69,7 +78,7 @@ class Receiver:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
                                         daemon=True)
