@@ -105,6 +105,36 @@ class Customers(_Namespace):
         """
         return catalogue_reads.list_customers(self._db)
 
+    def summary(self, customer: str | None = None) -> pd.DataFrame:
+        """List customers with their live instance counts and license mix.
+
+        Parameters
+        ----------
+        customer
+            The slug of one customer; None = every customer.
+
+        Returns
+        -------
+        DataFrame
+            slug, name, created_at (aware UTC), instances (live instances, int), licenses
+            (dict: license slug → live instances, most first) — ordered by slug; see
+            :func:`kaiten_analytics.analytics.catalogue.customer_summary`.
+
+        Raises
+        ------
+        NotFoundError
+            ``customer`` names no customer.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> kaiten.customers.create("acme", "Acme Corp").slug
+        'acme'
+        >>> kaiten.customers.summary()[["slug", "instances", "licenses"]].to_dict("records")
+        [{'slug': 'acme', 'instances': 0, 'licenses': {}}]
+        """
+        return catalogue_reads.customer_summary(self._db, customer=customer)
+
 
 class Entitlements(_Namespace):
     """``kaiten.entitlements``: the catalogue of what a license can grant."""
@@ -1362,6 +1392,8 @@ class Keys(_Namespace):
             ``customer`` does not exist.
         ConflictError
             ``name`` is taken.
+        ReadOnlyError
+            The handle is read-only.
         """
         return keys.create_key(self._db, name=name, role=role, customer=customer)
 
@@ -1383,6 +1415,8 @@ class Keys(_Namespace):
         ------
         NotFoundError
             No key has that name.
+        ReadOnlyError
+            The handle is read-only.
         """
         return keys.revoke_key(self._db, name=name)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import table_counts
+from cryptography.fernet import Fernet
 
 import kaiten_analytics as ka
 from kaiten_analytics.cli import main
@@ -77,6 +79,40 @@ def test_a_read_only_handle_reads_but_refuses_every_write(kaiten, catalogue):
     # the writable handle still writes
     kaiten.usage.report("acme-prod", "seats", 3)
     assert kaiten.audit.count("acme-prod").count == 1
+
+
+def test_a_read_only_handle_refuses_key_and_webhook_writes(kaiten, catalogue, monkeypatch):
+    monkeypatch.setenv("KAITEN_WEBHOOKS_SECRET_KEY", Fernet.generate_key().decode())
+    kaiten.keys.create("ops", "admin")
+    endpoint = kaiten.webhooks.add("https://hooks.example.com/kaiten").id
+    kaiten.webhooks.send_test(endpoint)
+    delivery = int(kaiten.webhooks.deliveries(endpoint)["id"].iloc[0])
+    before = table_counts(kaiten)
+    keys_before, endpoints_before = kaiten.keys.list(), kaiten.webhooks.list()
+    deliveries_before = kaiten.webhooks.deliveries()
+    viewer = kaiten.read_only()
+    assert viewer.keys.list().equals(keys_before)
+    assert viewer.webhooks.list().equals(endpoints_before)
+    assert viewer.webhooks.deliveries().equals(deliveries_before)
+    assert len(viewer.webhooks.attempts(delivery)) == 0
+    writes = [
+        lambda: viewer.keys.create("intruder", "admin"),
+        lambda: viewer.keys.revoke("ops"),
+        lambda: viewer.webhooks.add("https://evil.example.com/"),
+        lambda: viewer.webhooks.remove(endpoint),
+        lambda: viewer.webhooks.disable(endpoint),
+        lambda: viewer.webhooks.enable(endpoint),
+        lambda: viewer.webhooks.rotate_secret(endpoint),
+        lambda: viewer.webhooks.send_test(endpoint),
+        lambda: viewer.webhooks.retry(delivery),
+    ]
+    for write in writes:
+        with pytest.raises(ka.ReadOnlyError):
+            write()
+    assert table_counts(kaiten) == before
+    assert kaiten.keys.list().equals(keys_before)
+    assert kaiten.webhooks.list().equals(endpoints_before)
+    assert kaiten.webhooks.deliveries().equals(deliveries_before)
 
 
 def test_kaiten_users_commands(database_url, capsys):

@@ -7,13 +7,17 @@ import sqlalchemy as sa
 
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.lookup import id_for
 from kaiten_analytics.db.models import (
     customers,
     deployment_zones,
     entitlements,
+    instances,
     license_entitlements,
     licenses,
 )
+
+CUSTOMER_SUMMARY_COLUMNS = ["slug", "name", "created_at", "instances", "licenses"]
 
 
 def list_customers(db: Database) -> pd.DataFrame:
@@ -30,6 +34,57 @@ def list_customers(db: Database) -> pd.DataFrame:
             .order_by(customers.c.slug)
         ).all()
     return frame(rows, ["slug", "name", "created_at"], times=("created_at",))
+
+
+def customer_summary(db: Database, customer: str | None = None) -> pd.DataFrame:
+    """Each customer with its number of live instances and their license mix.
+
+    Counted in the database (one grouped query over customers × licenses); deleted instances
+    are not counted, and a customer without instances has 0 and an empty mix.
+
+    Parameters
+    ----------
+    customer
+        The slug of one customer; None = every customer.
+
+    Returns
+    -------
+    DataFrame
+        slug, name, created_at (aware UTC), instances (int: live instances), licenses (dict:
+        license slug → live instances under it, most instances first, then by slug) —
+        ordered by slug.
+
+    Raises
+    ------
+    NotFoundError
+        ``customer`` names no customer.
+    """
+    count = sa.func.count(instances.c.id)
+    query = (
+        sa.select(customers.c.slug, customers.c.name, customers.c.created_at,
+                  licenses.c.slug, count)
+        .select_from(
+            customers
+            .outerjoin(instances, sa.and_(instances.c.customer_id == customers.c.id,
+                                          instances.c.deleted_at.is_(None)))
+            .outerjoin(licenses, licenses.c.id == instances.c.license_id))
+        .group_by(customers.c.id, customers.c.slug, customers.c.name, customers.c.created_at,
+                  licenses.c.slug)
+        .order_by(customers.c.slug, count.desc(), licenses.c.slug)
+    )
+    with db.read() as connection:
+        if customer is not None:
+            query = query.where(customers.c.id == id_for(connection, "customer", customer))
+        rows = connection.execute(query).all()
+    summary: dict[str, list] = {}
+    for slug, name, created_at, license, instances_under in rows:
+        entry = summary.setdefault(slug, [slug, name, created_at, 0, {}])
+        if license is not None:
+            entry[3] += instances_under
+            entry[4][license] = instances_under
+    df = frame(summary.values(), CUSTOMER_SUMMARY_COLUMNS, times=("created_at",))
+    df["instances"] = df["instances"].astype("int64")
+    return df
 
 
 def list_zones(db: Database) -> pd.DataFrame:
