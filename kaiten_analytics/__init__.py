@@ -146,8 +146,9 @@ def connect(url: str | None = None, clock=None, *, migrate: bool = True,
         The ClickHouse mirror of the audit trail: ``clickhouse://user@host:8123/db``
         or ``chdb:///path`` (the embedded engine; ``?database=name``, default ``kaiten``).
         Default ``$KAITEN_WAREHOUSE_URL``. Set, ``kaiten.warehouse.sync()`` copies the trail
-        into it and ``kaiten.warehouse.verify()`` compares counts; every read
-        (``kaiten.audit.*``, ``kaiten.fleet.*``) still uses the system of record for now.
+        into it, ``kaiten.warehouse.verify()`` compares counts, and ``kaiten.audit.*`` and
+        ``kaiten.fleet.*`` answer from it as of its last sync (the same DataFrames); writes,
+        ``usage.get_value``/``usage.summary`` and the catalogue stay on the system of record.
         ``migrate`` also brings the warehouse schema to its newest version. Needs the
         ``warehouse`` extra.
 

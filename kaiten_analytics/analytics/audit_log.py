@@ -3,7 +3,8 @@
 Queries walk the ``(instance_id, created_at, id)`` indexes newest first, so the first pages
 cost the same on an instance with ten events or ten million. Counts without a text search
 come from the rollups (with a time range, plus the events of at most two quarter-hours at its
-ends), never from a scan.
+ends), never from a scan. With a warehouse, pages and counts come from it (as of its last
+sync), by the same rules.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from kaiten_analytics.db.models import (
     feature_audit_trail,
     instances,
 )
+from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.events import EVENT_NAMES, EVENTS, STATUSES
 
@@ -76,6 +78,16 @@ class EventFilter:
         if self.entitlement is not None:
             id_for(connection, "entitlement", self.entitlement)
 
+    def in_warehouse(self, connection: sa.Connection) -> warehouse_reads.EventQuery:
+        """These filters as a warehouse query (the slugs resolved: ``NotFoundError``)."""
+        scope = warehouse_reads.Scope(
+            instance_row(connection, self.instance).id,
+            None if self.entitlement is None else id_for(connection, "entitlement",
+                                                          self.entitlement))
+        return warehouse_reads.EventQuery(scope, self.event_name, self.status,
+                                          None if self.search is None else _like(self.search),
+                                          self.after, self.before)
+
     def where(self) -> sa.ColumnElement[bool]:
         """Return the SQL condition for these filters."""
         t = feature_audit_trail
@@ -91,9 +103,7 @@ class EventFilter:
         if self.before is not None:
             clauses.append(t.c.created_at < self.before)
         if self.search:
-            escaped = (self.search.replace("\\", "\\\\").replace("%", "\\%")
-                       .replace("_", "\\_"))
-            pattern = f"%{escaped}%"
+            pattern = _like(self.search)
             clauses.append(sa.or_(
                 t.c.id.ilike(pattern, escape="\\"),
                 t.c.event_name.ilike(pattern, escape="\\"),
@@ -101,6 +111,12 @@ class EventFilter:
                 sa.cast(t.c.payload, sa.Text).ilike(pattern, escape="\\"),
             ))
         return sa.and_(*clauses)
+
+
+def _like(search: str) -> str:
+    """The LIKE pattern matching ``search`` anywhere (``\\`` escapes ``%``, ``_``, ``\\``)."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _filter(instance: str, entitlement: str | None, event_name: str | None,
@@ -141,9 +157,13 @@ def audit_events(db: Database, instance: str, entitlement: str | None = None,
     offset = fields.bounded_int(offset, "offset", 0)
     f = _filter(instance, entitlement, event_name, status, search, after, before)
     with db.read() as connection:
-        rows = connection.execute(_page_statement(f, limit, offset)).all()
-        if not rows:
-            f.check(connection)
+        if db.warehouse is not None:
+            rows = warehouse_reads.event_page(db.warehouse, f.in_warehouse(connection), limit,
+                                              offset)
+        else:
+            rows = connection.execute(_page_statement(f, limit, offset)).all()
+            if not rows:
+                f.check(connection)
     if not rows:
         df = frame(rows, TRAIL_COLUMNS, times=("created_at",))
         df["category"] = df["event_name"].astype("str")
@@ -207,6 +227,13 @@ def count_events(db: Database, instance: str, entitlement: str | None = None,
     SQL up to 10,000 and reported as inexact beyond that.
     """
     f = _filter(instance, entitlement, event_name, status, search, after, before)
+    if db.warehouse is not None:
+        with db.read() as connection:
+            query = f.in_warehouse(connection)
+        count = _warehouse_count(db.warehouse, f, query)
+        if f.search is None:
+            return EventCount(count, True)
+        return EventCount(min(count, COUNT_CAP), count <= COUNT_CAP)
     statement = _count_statement(f)
     with db.read() as connection:
         count = 0 if statement is None else sum(
@@ -233,17 +260,29 @@ def _count_statement(f: EventFilter) -> sa.Select | sa.CompoundSelect | None:
     return sa.select(sa.func.count()).select_from(capped)
 
 
-def _rollup_count(f: EventFilter) -> sa.Select | sa.CompoundSelect | None:
-    """Count the events matching ``f`` (no search) from the rollups, exactly, in one query.
+@dataclass(frozen=True)
+class CountPlan:
+    """How to count the events of a filter without a search, exactly, from the rollups.
 
-    ``[after, before)`` splits into: partly covered quarter-hours at either end (their events
-    counted in the trail: one bucket's worth at most, through the (instance_id, created_at)
-    indexes), whole quarter-hours up to the first and from the last UTC midnight
-    (``audit_rollup_15m``) and whole UTC days (``audit_rollup_day``).
+    ``[after, before)`` splits into whole UTC days (``days``: ``[first, end)`` of
+    ``audit_rollup_day``, either end None for unbounded; None: no daily part), whole
+    quarter-hours up to the first and from the last UTC midnight (``buckets``: ranges of
+    ``audit_rollup_15m``) and the partly covered quarter-hours at either end (``instants``:
+    their events counted in the trail, one bucket's worth at most). ``columns`` are the
+    rollup counts (reads/accepted/rejected) the filter's event name and status select.
     """
-    columns = [column for name, (status, _, column) in EVENTS.items()
-               if (f.event_name is None or name == f.event_name)
-               and (f.status is None or status == f.status)]
+
+    columns: tuple[str, ...]
+    days: tuple[int | None, int | None] | None
+    buckets: tuple[tuple[int, int], ...]
+    instants: tuple[tuple[datetime, datetime], ...]
+
+
+def count_plan(f: EventFilter) -> CountPlan | None:
+    """Plan the count of ``f`` (no search); None when nothing can match."""
+    columns = tuple(column for name, (status, _, column) in EVENTS.items()
+                    if (f.event_name is None or name == f.event_name)
+                    and (f.status is None or status == f.status))
     if not columns or (f.after is not None and f.before is not None and f.before <= f.after):
         return None  # (the caller still checks that the slugs exist)
     # whole buckets [first, end) and the partly covered ends, as instants
@@ -260,7 +299,8 @@ def _rollup_count(f: EventFilter) -> sa.Select | sa.CompoundSelect | None:
             partial.append((f.after, _EPOCH + first * _BUCKET))
         if f.before is not None and _EPOCH + end * _BUCKET < f.before:
             partial.append((_EPOCH + end * _BUCKET, f.before))
-    parts: list[sa.Select] = []
+    days = None
+    bucket_ranges: list[tuple[int, int]] = []
     if first is None or end is None or first < end:
         # whole UTC days [first_day, end_day) and the buckets around them
         first_day = None if first is None else -(-first // BUCKETS_PER_DAY)
@@ -268,17 +308,40 @@ def _rollup_count(f: EventFilter) -> sa.Select | sa.CompoundSelect | None:
         if first_day is not None and end_day is not None and first_day >= end_day:
             bucket_ranges = [(first, end)]
         else:
-            parts.append(_rollup_part(audit_rollup_day, f, columns, "day", first_day, end_day))
-            bucket_ranges = []
+            days = (first_day, end_day)
             if first is not None and first < first_day * BUCKETS_PER_DAY:
                 bucket_ranges.append((first, first_day * BUCKETS_PER_DAY))
             if end is not None and end_day * BUCKETS_PER_DAY < end:
                 bucket_ranges.append((end_day * BUCKETS_PER_DAY, end))
-        parts += [_rollup_part(audit_rollup_15m, f, columns, "bucket", a, b)
-                  for a, b in bucket_ranges]
+    return CountPlan(columns, days, tuple(bucket_ranges), tuple(partial))
+
+
+def _rollup_count(f: EventFilter) -> sa.Select | sa.CompoundSelect | None:
+    """Count the events matching ``f`` (no search) from the rollups, exactly, in one query."""
+    plan = count_plan(f)
+    if plan is None:
+        return None
+    columns = list(plan.columns)
+    parts: list[sa.Select] = []
+    if plan.days is not None:
+        parts.append(_rollup_part(audit_rollup_day, f, columns, "day", *plan.days))
+    parts += [_rollup_part(audit_rollup_15m, f, columns, "bucket", a, b)
+              for a, b in plan.buckets]
     parts += [sa.select(sa.func.count()).select_from(feature_audit_trail)
-              .where(replace(f, after=a, before=b).where()) for a, b in partial]
+              .where(replace(f, after=a, before=b).where()) for a, b in plan.instants]
     return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+
+def _warehouse_count(warehouse: Any, f: EventFilter, query: warehouse_reads.EventQuery
+                     ) -> int:
+    """Count ``f`` in the warehouse: by :func:`count_plan` without a search, else capped."""
+    if f.search is not None:
+        return warehouse_reads.count_events(warehouse, query, COUNT_CAP)
+    plan = count_plan(f)
+    if plan is None:
+        return 0
+    return warehouse_reads.planned_count(warehouse, query, plan.columns, plan.days,
+                                         plan.buckets, plan.instants)
 
 
 def _rollup_part(table: sa.Table, f: EventFilter, columns: list[str], period: str,

@@ -3,7 +3,8 @@
 Each view returns one row per instance × entitlement (a few thousand rows on a 1,000-instance
 fleet) computed from ``entitlement_usage`` and the daily rollups — never from raw events.
 All accept the same filters: ``customer``, ``license`` and ``zone`` (slugs; ``zone=NO_ZONE``
-keeps the instances without a deployment zone).
+keeps the instances without a deployment zone). With a warehouse, the usage rows and the
+rollups are read from it (as of its last sync) and the catalogue from the system of record.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from kaiten_analytics.db.models import (
     licenses,
 )
 from kaiten_analytics.db.usage_json import decode_usage
+from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.limit_status import (
     AT_LIMIT,
@@ -76,6 +78,10 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
             elif slug is not None:
                 query = query.where(column == id_for(connection, entity, slug))
         rows = connection.execute(query).all()
+    if db.warehouse is not None:  # the usage as of the warehouse's sync, like its counts
+        usage_rows = warehouse_reads.usage_rows(db.warehouse)
+        rows = [(*row[:8], *usage_rows.get((row[-2], row[-1]), (None, None)), *row[10:])
+                for row in rows]
     records = []
     for (inst, cust, lic, zn, ent, method, unit, threshold, usage, updated, start, end,
          instance_id, entitlement_id) in rows:
@@ -152,8 +158,11 @@ def _day_totals(db: Database, since_day: int | None) -> pd.DataFrame:
     ).group_by(r.c.instance_id, r.c.entitlement_id)
     if since_day is not None:
         query = query.where(r.c.day >= since_day)
-    with db.read() as connection:
-        rows = connection.execute(query).all()
+    if db.warehouse is not None:
+        rows = warehouse_reads.day_totals(db.warehouse, since_day)
+    else:
+        with db.read() as connection:
+            rows = connection.execute(query).all()
     df = pd.DataFrame(rows, columns=["instance_id", "entitlement_id", "reads", "accepted",
                                      "rejected", "last_report_day", "last_read_day",
                                      "last_rejected_day"])
@@ -300,13 +309,17 @@ def forecast(db: Database, window_days: int = 30, customer: str | None = None,
     r = audit_rollup_day
     x = sa.cast(r.c.day - since, sa.Float)
     y = r.c.value_last
-    with db.read() as connection:
-        rows = connection.execute(
-            sa.select(r.c.instance_id, r.c.entitlement_id, sa.func.count(),
-                      sa.func.sum(x), sa.func.sum(y), sa.func.sum(x * y), sa.func.sum(x * x))
-            .where(r.c.day >= since, r.c.value_last.is_not(None))
-            .group_by(r.c.instance_id, r.c.entitlement_id)
-        ).all()
+    if db.warehouse is not None:
+        rows = warehouse_reads.trend_sums(db.warehouse, since)
+    else:
+        with db.read() as connection:
+            rows = connection.execute(
+                sa.select(r.c.instance_id, r.c.entitlement_id, sa.func.count(),
+                          sa.func.sum(x), sa.func.sum(y), sa.func.sum(x * y),
+                          sa.func.sum(x * x))
+                .where(r.c.day >= since, r.c.value_last.is_not(None))
+                .group_by(r.c.instance_id, r.c.entitlement_id)
+            ).all()
     sums = pd.DataFrame(rows, columns=["instance_id", "entitlement_id", "n", "sx", "sy", "sxy",
                                        "sxx"])
     pairs = _pairs(db, customer, license, zone)

@@ -1,9 +1,12 @@
-"""The aggregate of one NUMBER entitlement over time, whole or downsampled for charts."""
+"""The aggregate of one NUMBER entitlement over time, whole or downsampled for charts.
+
+With a warehouse the points, windows and crossings come from it (as of its last sync).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -22,6 +25,7 @@ from kaiten_analytics.db.models import (
     feature_audit_trail,
     instances,
 )
+from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
 
@@ -63,11 +67,22 @@ def value_over_time(db: Database, instance: str, entitlement: str,
         if row.type != "NUMBER":
             raise ValidationError("entitlement", f"{entitlement!r} is {row.type}; only NUMBER "
                                                  "entitlements have a value over time")
-        if max_points is None:
-            df = _all_points(connection, instance_id, row.id)
-        else:
-            df = _downsampled(connection, instance_id, row.id, max_points)
+        source = _Source(connection, instance_id, row.id, db.warehouse)
+        df = _all_points(source) if max_points is None else _downsampled(source, max_points)
     return df
+
+
+class _Source(NamedTuple):
+    """Where one series is read: the system of record, or the warehouse when one is set."""
+
+    connection: sa.Connection
+    instance_id: int
+    entitlement_id: int
+    warehouse: Any
+
+    @property
+    def scope(self) -> warehouse_reads.Scope:
+        return warehouse_reads.Scope(self.instance_id, self.entitlement_id)
 
 
 def _accepted_points(connection: sa.Connection, condition: sa.ColumnElement[bool]
@@ -90,30 +105,25 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _all_points(connection: sa.Connection, instance_id: int, entitlement_id: int
-                ) -> pd.DataFrame:
+def _all_points(source: _Source) -> pd.DataFrame:
+    if source.warehouse is not None:
+        return _typed(frame(warehouse_reads.accepted_points(source.warehouse, source.scope),
+                            COLUMNS, times=("created_at",)))
     t = feature_audit_trail
-    return _accepted_points(connection, (t.c.instance_id == instance_id)
-                            & (t.c.entitlement_id == entitlement_id))
+    return _accepted_points(source.connection, (t.c.instance_id == source.instance_id)
+                            & (t.c.entitlement_id == source.entitlement_id))
 
 
-def _downsampled(connection: sa.Connection, instance_id: int, entitlement_id: int,
-                 max_points: int) -> pd.DataFrame:
-    windows = _windows(connection, instance_id, entitlement_id, max_points)
+def _downsampled(source: _Source, max_points: int) -> pd.DataFrame:
+    windows = _windows(source, max_points)
     if not windows:
         return _typed(frame([], COLUMNS, times=("created_at",)))
     crossings = None
     if any(w.reached for w in windows):
-        crossing_buckets = connection.execute(
-            sa.select(audit_rollup_15m.c.bucket)
-            .where(*_bucket_scope(audit_rollup_15m, instance_id, entitlement_id),
-                   audit_rollup_15m.c.reached > 0)
-            .order_by(audit_rollup_15m.c.bucket)
-        ).scalars().all()
-        crossings = _crossings(connection, instance_id, entitlement_id, list(crossing_buckets))
+        crossings = _crossings(source, _reached_buckets(source))
         budget = max_points - len(crossings)
         if budget < 4 * len(windows):  # fewer, wider windows leave room for every crossing
-            windows = _windows(connection, instance_id, entitlement_id, budget)
+            windows = _windows(source, budget)
     df = _window_points(windows)
     if crossings is None or crossings.empty:
         return df
@@ -168,8 +178,19 @@ def _bucket_scope(table: sa.Table | sa.Alias, instance_id: int, entitlement_id: 
             table.c.accepted > 0)
 
 
-def _windows(connection: sa.Connection, instance_id: int, entitlement_id: int, budget: int
-             ) -> list[_Window]:
+def _reached_buckets(source: _Source) -> list[int]:
+    """The buckets holding a report that reached the threshold, in order."""
+    if source.warehouse is not None:
+        return warehouse_reads.reached_buckets(source.warehouse, source.scope)
+    r = audit_rollup_15m
+    return list(source.connection.execute(
+        sa.select(r.c.bucket)
+        .where(*_bucket_scope(r, source.instance_id, source.entitlement_id), r.c.reached > 0)
+        .order_by(r.c.bucket)
+    ).scalars().all())
+
+
+def _windows(source: _Source, budget: int) -> list[_Window]:
     """Return up to ``budget // 4`` windows of equal time span over the accepted reports.
 
     One statement: the span from the daily rollup (its first and last day with an accepted
@@ -179,8 +200,12 @@ def _windows(connection: sa.Connection, instance_id: int, entitlement_id: int, b
     PostgreSQL misjudge the window count and hash the whole range twice). Integer division
     is floor division on both engines here: nothing divided is negative.
     """
-    r, day = audit_rollup_15m, audit_rollup_day
     count = max(1, budget // 4)
+    if source.warehouse is not None:
+        rows = warehouse_reads.value_windows(source.warehouse, source.scope, count)
+        return [_Window(*row[:7], int(row[7] or 0)) for row in rows]
+    connection, instance_id, entitlement_id = source[:3]
+    r, day = audit_rollup_15m, audit_rollup_day
     span = (
         sa.select((sa.func.min(day.c.day) * BUCKETS_PER_DAY).label("first"),
                   ((sa.func.max(day.c.day) + 1 - sa.func.min(day.c.day)) * BUCKETS_PER_DAY)
@@ -220,13 +245,18 @@ def _windows(connection: sa.Connection, instance_id: int, entitlement_id: int, b
     return [_Window(*row[:7], int(row[7] or 0)) for row in rows]
 
 
-def _crossings(connection: sa.Connection, instance_id: int, entitlement_id: int,
-               buckets: list[int]) -> pd.DataFrame:
+def _crossings(source: _Source, buckets: list[int]) -> pd.DataFrame:
     """Return the exact reports that reached the threshold, from their buckets' events."""
     if not buckets:
         return _typed(frame([], COLUMNS, times=("created_at",)))
     if len(buckets) > MAX_EXACT_CROSSING_BUCKETS:
         buckets = buckets[:: -(-len(buckets) // MAX_EXACT_CROSSING_BUCKETS)]
+    if source.warehouse is not None:
+        points = _typed(frame(warehouse_reads.accepted_points(source.warehouse, source.scope,
+                                                              buckets),
+                              COLUMNS, times=("created_at",)))
+        return points[points["crossing"]].reset_index(drop=True)
+    connection, instance_id, entitlement_id = source[:3]
     t = feature_audit_trail
     ranges = sa.or_(*(
         (t.c.created_at >= datetime.fromtimestamp(b * BUCKET_SECONDS, UTC))

@@ -32,8 +32,8 @@ class Database:
     through :meth:`transaction`, so this one check covers them all (the console gives a
     viewer such a handle; hiding its forms is not the only defence).
 
-    ``warehouse`` (a ClickHouse copy of the audit trail) is set when a warehouse URL is given;
-    ``kaiten.warehouse`` syncs and verifies it.
+    ``warehouse`` (the ClickHouse mirror of the audit trail) is set when a warehouse URL is:
+    the audit analytics and fleet views then read the trail, rollups and usage rows from it.
     """
 
     engine: Engine

@@ -3,15 +3,16 @@
 PostgreSQL (or SQLite) stays the system of record; this module is the only one that speaks
 ClickHouse. It holds the connection (``clickhouse-connect``, the official client, for a
 server and — through its ``chdb`` backend — for the embedded engine the tests use), the
-versioned schema, the sync from the system of record, and the read primitives the analytics
-call when ``KAITEN_WAREHOUSE_URL`` is set.
+versioned schema and the sync from the system of record; :mod:`.reads` holds the queries the
+analytics run when ``KAITEN_WAREHOUSE_URL`` is set.
 
 Tables (in one ClickHouse database, ``kaiten`` unless the URL names another):
 
 * ``audit_events`` — the trail, a ``ReplacingMergeTree`` ordered by (instance_id,
-  entitlement_id, created_at, id) and partitioned by month. The sync inserts only ids it
-  does not hold yet, so the table has no duplicates to merge away; the replacing engine is
-  the safety net should two syncs ever race.
+  entitlement_id, created_at, id) and partitioned by month; the payload is the JSON text the
+  system of record's text search sees (``json.dumps``' default separators). The sync
+  inserts only ids it does not hold yet, so the table has no duplicates to merge away; the
+  replacing engine is the safety net should two syncs ever race.
 * ``audit_rollup_15m`` / ``audit_rollup_day`` — the same rollups as the system of record
   (counts per category, the value's first/last/min/max, threshold, crossings), each a
   ``ReplacingMergeTree(version)``. A rollup row is never incremented: the sync *recomputes*
@@ -299,7 +300,7 @@ def _event_row(row: Any) -> tuple:
     value_after = _number(payload.get("aggregate_after")) if accepted else None
     threshold = _number(payload.get("threshold")) if accepted else None
     return (row.id, row.instance_id, row.entitlement_id, row.slug, row.event_name, row.status,
-            json.dumps(payload, separators=(",", ":")), row.created_at.astimezone(UTC),
+            json.dumps(payload), row.created_at.astimezone(UTC),
             value_after, threshold, int(bool(accepted and payload.get("reached"))))
 
 
