@@ -9,31 +9,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pytest
-from api_support import ApiServer, make_keys
+from api_support import ApiServer, make_keys, seed
 from conftest import ENGINES, fresh_database_url
 
 import kaiten_analytics as ka
 from kaiten_analytics.cli import main
 
 PROBLEM = "application/problem+json"
-
-
-def seed(kaiten: ka.Kaiten) -> None:
-    """Customers acme and globex; instances acme-prod (pro), acme-dev and globex-dev
-    (starter); a flag."""
-    kaiten.customers.create("acme", "Acme Corp")
-    kaiten.customers.create("globex", "Globex")
-    kaiten.entitlements.create("api-calls", "API calls", aggregation_method="SUM")
-    kaiten.entitlements.create("seats", "Seats", aggregation_method="MAX")
-    kaiten.entitlements.create("sso", "Single sign-on", type="BOOLEAN")
-    kaiten.licenses.create("starter", "Starter", {"api-calls": 1000, "seats": 5, "sso": False})
-    kaiten.licenses.create("pro", "Pro", {"api-calls": None, "seats": 50, "sso": True})
-    kaiten.instances.create("acme", "Production", "acme-prod", "pro")
-    kaiten.instances.create("acme", "Development", "acme-dev", "starter")
-    kaiten.instances.create("globex", "Development", "globex-dev", "starter")
-    kaiten.flags.create("new-ui", "New UI", "boolean", False,
-                        rules=[{"conditions": [{"attribute": "license.slug", "operator": "equals",
-                                                "value": "pro"}], "value": True}])
 
 
 @dataclass

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import kaiten_analytics as ka
-from kaiten_analytics.api import health, instances, problems, usage
+from kaiten_analytics.api import graphql_api, health, instances, problems, usage
 from kaiten_analytics.api import webhooks as webhook_routes
 
 #: worker threads per process, and as many pooled database connections: a handler holds at
@@ -25,6 +25,9 @@ THREADS_ENV = "KAITEN_API_THREADS"
 DESCRIPTION = """\
 The machine-facing half of Kaiten Analytics (SPEC §10): instances, usage reports (single
 and batch, with `Idempotency-Key`), an instance's entitlements and flags, its audit trail.
+
+A read-only GraphQL endpoint at `/api/graphql` (its SDL at `/api/graphql/schema`) serves
+instances, their entitlement usage and audit-trail pages under the same keys and rules.
 
 Every `/api/...` request except `/api/health` carries `Authorization: Bearer <key>` (make
 one with `kaiten keys create NAME --role admin|viewer|reporter [--customer SLUG]`). Errors
@@ -56,6 +59,7 @@ def create_app(url: str | None = None, *, threads: int | None = None,
     problems.install(app)
     app.include_router(instances.router)
     app.include_router(usage.router)
+    app.include_router(graphql_api.router)
     app.include_router(health.router)
     app.include_router(webhook_routes.router)
 

@@ -173,7 +173,9 @@ def problem_media_types(openapi: dict[str, Any]) -> dict[str, Any]:
     for path in openapi.get("paths", {}).values():
         for operation in path.values():
             for status, response in operation.get("responses", {}).items():
+                # (whatever the route's own media type: a text/plain route's errors too)
                 content = response.get("content", {})
-                if status[0] in "45" and "application/json" in content:
-                    response["content"] = {MEDIA_TYPE: content["application/json"]}
+                if status[0] in "45" and content:
+                    schema = content.get("application/json") or next(iter(content.values()))
+                    response["content"] = {MEDIA_TYPE: schema}
     return openapi
