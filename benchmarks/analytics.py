@@ -1,15 +1,17 @@
-"""Analytics benchmark: ``kaiten.audit.*`` on SPEC §9's database, against a raw scan and pandas.
+"""Analytics benchmark: ``kaiten.audit.*`` on the full-scale database, against a raw scan and
+pandas. Full scale is what the product must hold: 100 customers, 1,000 instances and 10M audit
+events, 1M of them on one instance.
 
 Run it from the repository root::
 
-    .venv/bin/python benchmarks/analytics.py                  # SPEC §9 scale, both engines
+    .venv/bin/python benchmarks/analytics.py                  # full scale, both engines
     .venv/bin/python benchmarks/analytics.py --scale 0.02     # a quick look (200k events)
     .venv/bin/python benchmarks/analytics.py --scale 0.5 --reuse   # build once, keep, reuse
     .venv/bin/python benchmarks/analytics.py --scale 0.5 --drop    # remove the kept databases
 
 The databases
     Two per engine, built with the demo generator (``kaiten_analytics.demo.build.build_demo``,
-    90 days of history, seed 7): **full** is SPEC §9 times ``--scale`` — 100 customers, 1,000
+    90 days of history, seed 7): **full** is the full scale times ``--scale`` — 100 customers, 1,000
     instances, 9M fleet events plus 1M on the big instance ``megacorp-prod`` (10M in all) at
     scale 1 — and **tenth** has a tenth of those events (the big instance 100k at scale 1),
     same fleet. The generator runs every event through the metering ledger and is Python-bound
@@ -89,7 +91,7 @@ from bench_engines import add_engine_options, schema_url
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / ".data"
 
-# SPEC §9 at scale 1: 100 customers, 1,000 instances, 10M events of which 1M on one instance
+# full scale (1): 100 customers, 1,000 instances, 10M events of which 1M on one instance
 CUSTOMERS, INSTANCES = 100, 1_000
 FLEET_EVENTS, BIG_EVENTS = 9_000_000, 1_000_000
 DAYS, SEED = 90, 7
@@ -709,7 +711,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0,
-                        help="events as a share of SPEC §9's 10M (default 1); the tenth "
+                        help="events as a share of the full scale's 10M (default 1); the tenth "
                              "database always has a tenth of these")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the databases kept by an earlier --reuse run (build the "
@@ -776,7 +778,7 @@ def main(argv: list[str] | None = None) -> int:
             for database in databases:
                 drop(database)
     print()
-    print(f"Analytics on SPEC §9's database at scale {args.scale:g}: median of {args.repeat} "
+    print(f"Analytics on the full-scale database at scale {args.scale:g}: median of {args.repeat} "
           f"library calls, {args.baseline_repeat} raw scans, {args.pandas_runs} pandas run(s) "
           f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
           f"{time.monotonic() - started:.0f} s)")

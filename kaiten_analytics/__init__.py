@@ -62,8 +62,10 @@ from kaiten_analytics.limit_status import (
     AT_LIMIT_PERCENT,
     LIMIT_STATUSES,
     NEARING_PERCENT,
+    UTILISATION_BANDS,
     limit_status,
     percent_used,
+    utilisation_band,
 )
 
 __all__ = [
@@ -86,6 +88,7 @@ __all__ = [
     "USAGE_ACCEPTED",
     "USAGE_REACHED",
     "USAGE_REJECTED",
+    "UTILISATION_BANDS",
     "VALUE_GET",
     "WEBHOOK_DELIVERY_STATUSES",
     "WEBHOOK_EVENT_TYPES",
@@ -119,6 +122,7 @@ __all__ = [
     "parse_json",
     "percent_used",
     "time_zone",
+    "utilisation_band",
 ]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from kaiten_analytics.analytics.fleet import BANDS
 from kaiten_analytics.config import zone
 from kaiten_analytics.events import CATEGORIES
 from kaiten_analytics.limit_status import (
@@ -20,6 +19,7 @@ from kaiten_analytics.limit_status import (
     NO_LIMIT,
     OK,
     UNUSED,
+    UTILISATION_BANDS,
     limit_status,
 )
 
@@ -131,7 +131,7 @@ def utilisation_heatmap(bands: pd.DataFrame, title: str = "Fleet utilisation") -
     ``bands`` is ``kaiten.fleet.utilisation_bands(...)``: license, band, pairs.
     """
     base = alt.Chart(bands, title=title).encode(
-        x=alt.X("band:O", title="Share of threshold used", sort=BANDS),
+        x=alt.X("band:O", title="Share of threshold used", sort=list(UTILISATION_BANDS)),
         y=alt.Y("license:N", title="License"),
     )
     cells = base.mark_rect().encode(

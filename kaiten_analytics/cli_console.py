@@ -1,4 +1,4 @@
-"""``kaiten console``: start the Streamlit console, safe by default on the network (SPEC §12).
+"""``kaiten console``: start the Streamlit console, safe by default on the network.
 
 With no sign-in configured the console is open — anyone who reaches it is an admin — so it
 serves ``127.0.0.1`` only, and serving another address is refused unless ``--insecure-open``

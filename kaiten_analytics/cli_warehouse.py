@@ -1,4 +1,4 @@
-"""``kaiten warehouse …``: sync the ClickHouse mirror, verify it, show its state (SPEC §14)."""
+"""``kaiten warehouse …``: sync the ClickHouse mirror, verify it, show its state."""
 
 from __future__ import annotations
 

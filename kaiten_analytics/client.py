@@ -48,6 +48,7 @@ from kaiten_analytics.entities import (
     Zone,
 )
 from kaiten_analytics.errors import ValidationError
+from kaiten_analytics.limit_status import NEARING_PERCENT
 from kaiten_analytics.service import catalogue, instances, keys, usage, users
 from kaiten_analytics.service import flags as flag_writes
 from kaiten_analytics.service import warehouse as warehouse_sync
@@ -921,9 +922,10 @@ class Fleet(_Namespace):
             instance, customer, license, deployment_zone, entitlement, aggregation_method,
             unit, threshold (NaN = no limit), usage (NaN before the first report),
             event_count, updated_at (aware UTC), license_start, license_end, percent_used
-            (NaN without a limit or usage), band (``0–20%`` … ``80–100%``, ``at limit``;
-            None without a percentage), status (``no limit``, ``unused``, ``ok``,
-            ``nearing`` (≥ 80 %), ``at limit``).
+            (NaN without a limit or usage), band (one of ``ka.UTILISATION_BANDS``, see
+            :func:`ka.utilisation_band`; None without a percentage), status
+            (:func:`ka.limit_status`: ``no limit``, ``unused``, ``ok``, ``nearing`` (≥
+            ``ka.NEARING_PERCENT``), ``at limit``).
 
         Raises
         ------
@@ -934,7 +936,7 @@ class Fleet(_Namespace):
         """
         return fleet.consumption(self._db, customer=customer, license=license, zone=zone)
 
-    def nearing_limits(self, percent: float = 80.0, customer: str | None = None,
+    def nearing_limits(self, percent: float = NEARING_PERCENT, customer: str | None = None,
                        license: str | None = None, zone: str | None = None) -> pd.DataFrame:
         """Return the pairs at or above ``percent`` of their limit, fullest first.
 
@@ -1082,7 +1084,7 @@ class Fleet(_Namespace):
         Returns
         -------
         DataFrame
-            license, band (``0–20%`` … ``80–100%``, ``at limit``), pairs (int) — every
+            license, band (one of ``ka.UTILISATION_BANDS``), pairs (int) — every
             license × band combination present, zeros included.
 
         Raises
@@ -1473,7 +1475,7 @@ class Demo(_Namespace):
 
 
 class Warehouse(_Namespace):
-    """``kaiten.warehouse``: the ClickHouse mirror of the audit trail (SPEC §14).
+    """``kaiten.warehouse``: the ClickHouse copy of the audit trail.
 
     Needs a warehouse URL (``connect(..., warehouse_url=...)`` or ``$KAITEN_WAREHOUSE_URL``);
     without one every method raises ``ValidationError(field="warehouse_url")``.
@@ -1509,8 +1511,9 @@ class Warehouse(_Namespace):
         ValidationError
             No warehouse is configured.
         """
-        return warehouse_sync.run_sync(self._db.engine, self._mirror(), batch_rows=batch_rows,
-                                       from_start=from_start, progress=progress)
+        return warehouse_sync.run_sync(engine=self._db.engine, warehouse=self._mirror(),
+                                       batch_rows=batch_rows, from_start=from_start,
+                                       progress=progress)
 
     def verify(self) -> pd.DataFrame:
         """Compare event counts per instance × UTC day × category with the system of record.
@@ -1521,15 +1524,26 @@ class Warehouse(_Namespace):
             instance (slug), day (UTC date), category (Read/Accepted/Rejected),
             system_of_record, warehouse_events, warehouse_rollup (ints) — one row per
             disagreement; empty when the warehouse agrees.
+
+        Raises
+        ------
+        ValidationError
+            No warehouse is configured.
         """
-        return warehouse_sync.verify(self._db.engine, self._mirror())
+        return warehouse_sync.verify(engine=self._db.engine, warehouse=self._mirror())
 
     def status(self) -> dict[str, Any]:
-        """Return the warehouse's database, schema version and watermarks."""
-        return warehouse_sync.status(self._mirror())
+        """Return the warehouse's database, schema version and watermarks.
+
+        Raises
+        ------
+        ValidationError
+            No warehouse is configured.
+        """
+        return warehouse_sync.status(warehouse=self._mirror())
 
 class Webhooks(_Namespace):
-    """``kaiten.webhooks``: endpoints that receive the outbox events, and the relay (SPEC §11).
+    """``kaiten.webhooks``: endpoints that receive the outbox events, and the relay.
 
     Every outbox event written after an endpoint was added (and matching its ``events``) gets
     one delivery to it, signed per Standard Webhooks; ``run`` delivers them at least once.

@@ -28,7 +28,7 @@ ROLLUP_COLUMNS: Final = {category: column for _, category, column in EVENTS.valu
 #: outbox event types
 USAGE_REACHED: Final = "INSTANCE_ENTITLEMENT_USAGE_REACHED"
 
-#: the outbox event types a webhook endpoint can subscribe to (SPEC §11)
+#: the outbox event types a webhook endpoint can subscribe to
 OUTBOX_EVENT_TYPES: Final = (
     "INSTANCE_CREATED", "INSTANCE_UPDATED", "INSTANCE_DELETED", USAGE_REACHED,
     "FEATURE_FLAG_CREATED", "FEATURE_FLAG_UPDATED", "FEATURE_FLAG_DELETED",

@@ -12,6 +12,7 @@ Series) of them, and return a scalar or an array accordingly.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 import numpy as np
@@ -28,6 +29,9 @@ NEARING: Final = "nearing"
 AT_LIMIT: Final = "at limit"
 #: every status :func:`limit_status` returns, from the emptiest to the fullest
 LIMIT_STATUSES: Final = (NO_LIMIT, UNUSED, OK, NEARING, AT_LIMIT)
+#: the utilisation bands of :func:`utilisation_band` (a fleet heatmap's columns), in order
+UTILISATION_BANDS: Final = ("0–20%", "20–40%", "40–60%", "60–80%", "80–100%", AT_LIMIT)
+_BAND_WIDTH: Final = 20.0
 
 
 def percent_used(usage: Any, threshold: Any) -> Any:
@@ -66,6 +70,22 @@ def limit_status(usage: Any, threshold: Any) -> Any:
         [NO_LIMIT, UNUSED, AT_LIMIT, NEARING], default=OK,
     ).astype(object)
     return _like(status, usage, threshold)
+
+
+def utilisation_band(percent: float | None) -> str | None:
+    """Return the band of :data:`UTILISATION_BANDS` that ``percent`` used falls in.
+
+    Fifths of the threshold up to :data:`AT_LIMIT_PERCENT` (each band holds its lower bound),
+    then ``at limit``; None without a percentage (None or NaN).
+
+    >>> utilisation_band(0), utilisation_band(79.9), utilisation_band(100), utilisation_band(None)
+    ('0–20%', '60–80%', 'at limit', None)
+    """
+    if percent is None or math.isnan(percent):
+        return None
+    if percent >= AT_LIMIT_PERCENT:
+        return UTILISATION_BANDS[-1]
+    return UTILISATION_BANDS[min(int(percent // _BAND_WIDTH), len(UTILISATION_BANDS) - 2)]
 
 
 def _floats(value: Any) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Who is using the console and what they may do (SPEC §12): sign-in, roles, the gate.
+"""Who is using the console and what they may do: sign-in, roles, the gate.
 
 With no ``[auth]`` in the secrets the console is *open*: everyone is an admin (``kaiten
 console`` then serves 127.0.0.1 only) and every page says so in one quiet line. With

@@ -216,7 +216,7 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{engine}: {parts or 'none'}")
 
 
-# --- the warehouse (SPEC §14): one embedded ClickHouse engine per process ----------------------
+# --- the warehouse: one embedded ClickHouse engine per process ----------------------
 # chDB opens one engine per process (a second path fails), so every test of a worker shares
 # the engine at one directory and gets a fresh database in it. Under pytest-xdist each worker
 # is its own process, with its own base temp directory.

@@ -3,7 +3,7 @@ status codes, content types, negative data rejected, positive data accepted, ``i
 …) with a bounded number of examples per operation, against a real server on both engines.
 
 One deliberate setting: positive data may also be answered 422. The schema describes each
-field, but SPEC §10 makes the library's cross-field and cross-entity refusals 422 — an end
+field, but the API answers the library's cross-field and cross-entity refusals with 422 — an end
 date before the start, a report for a BOOLEAN entitlement or one not on the license — and no
 JSON Schema can say those in advance.
 """

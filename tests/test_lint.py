@@ -272,3 +272,16 @@ def test_the_layer_rule_sees_each_kind_of_import():
         "from kaiten_analytics.service import usage", where)
     assert f"{PACKAGE}.service.flags" in imported_modules("from ..service import flags", where)
     assert f"{PACKAGE}.analytics._frames" in imported_modules("from ._frames import frame", where)
+
+
+def test_code_states_its_rules_instead_of_citing_files_outside_the_repository():
+    """The contract and API notes are not in the repository: code says the rule itself."""
+    cited = re.compile(r"SPEC\s*§|SPEC\.md|ECOSYSTEM-NOTES")
+    paths = [path for path in ROOT.rglob("*.py")
+             if not any(part.startswith(".") for part in path.relative_to(ROOT).parts)]
+    assert len(paths) > 50
+    offenders = [f"{path.relative_to(ROOT)}:{number}"
+                 for path in paths
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if cited.search(line) and path != Path(__file__)]
+    assert offenders == []

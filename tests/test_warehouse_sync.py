@@ -1,4 +1,4 @@
-"""The warehouse sync (SPEC §14): schema versions, idempotent batches, kill -9, verify."""
+"""The warehouse sync: schema versions, idempotent batches, kill -9, verify."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Webhooks (SPEC §11): endpoints, signed messages to a real loopback receiver, retries, safety.
+"""Webhooks: endpoints, signed messages to a real loopback receiver, retries, safety.
 
 The relay runs in-process (``kaiten.webhooks.run(once=True)``) against a receiver on
 127.0.0.1; time is moved with the injected clock, never slept. The clock starts at the real

@@ -35,16 +35,16 @@ from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.limit_status import (
     AT_LIMIT,
-    AT_LIMIT_PERCENT,
     NEARING_PERCENT,
+    UTILISATION_BANDS,
     limit_status,
     percent_used,
+    utilisation_band,
 )
 
 PAIR_COLUMNS = ["instance", "customer", "license", "deployment_zone", "entitlement",
                 "aggregation_method", "unit", "threshold", "usage", "event_count",
                 "updated_at", "license_start", "license_end"]
-BANDS = ["0–20%", "20–40%", "40–60%", "60–80%", "80–100%", AT_LIMIT]
 MIN_FORECAST_DAYS = 3
 #: the ``zone`` filter for instances without a deployment zone (never a valid slug)
 NO_ZONE = "(none)"
@@ -98,14 +98,6 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
     return df
 
 
-def _band(percent: float) -> str | None:
-    if math.isnan(percent):
-        return None
-    if percent >= AT_LIMIT_PERCENT:
-        return BANDS[-1]
-    return BANDS[min(int(percent // 20), 4)]
-
-
 def consumption(db: Database, customer: str | None = None, license: str | None = None,
                 zone: str | None = None) -> pd.DataFrame:
     """Consumption vs threshold for every live instance × NUMBER entitlement.
@@ -116,13 +108,14 @@ def consumption(db: Database, customer: str | None = None, license: str | None =
         instance, customer, license, deployment_zone, entitlement, aggregation_method, unit,
         threshold (NaN = no limit), usage (NaN before the first report), event_count,
         updated_at (aware UTC), license_start, license_end, percent_used (NaN without a limit
-        or usage), band (``0–20%`` … ``80–100%``, ``at limit``; None without a percentage),
+        or usage), band (:func:`kaiten_analytics.limit_status.utilisation_band`; None without a
+        percentage),
         status (:func:`kaiten_analytics.limit_status`: ``no limit``, ``unused``, ``ok``,
-        ``nearing`` (≥ 80 %), ``at limit``).
+        ``nearing`` (≥ ``NEARING_PERCENT``), ``at limit``).
     """
     df = _pairs(db, customer, license, zone).drop(columns=["instance_id", "entitlement_id"])
     df["percent_used"] = percent_used(df["usage"], df["threshold"])
-    df["band"] = df["percent_used"].map(_band).astype("object")
+    df["band"] = df["percent_used"].map(utilisation_band).astype("object")
     df["status"] = limit_status(df["usage"], df["threshold"])
     return df
 
@@ -361,7 +354,7 @@ def utilisation_bands(db: Database, customer: str | None = None, license: str | 
     Returns
     -------
     DataFrame
-        license, band (``0–20%`` … ``80–100%``, ``at limit``), pairs (int) — every license ×
+        license, band (one of ``UTILISATION_BANDS``), pairs (int) — every license ×
         band combination present, zeros included.
     """
     df = consumption(db, customer, license, zone)
@@ -369,7 +362,7 @@ def utilisation_bands(db: Database, customer: str | None = None, license: str | 
     licenses_seen = sorted(set(df["license"]))
     counts = df.groupby(["license", "band"]).size()
     records = [(lic, band, int(counts.get((lic, band), 0)))
-               for lic in licenses_seen for band in BANDS]
+               for lic in licenses_seen for band in UTILISATION_BANDS]
     out = pd.DataFrame(records, columns=["license", "band", "pairs"])
     out["pairs"] = out["pairs"].astype("int64")
     return out

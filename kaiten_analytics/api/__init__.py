@@ -1,4 +1,4 @@
-"""The REST API (SPEC §10): a FastAPI face on the public ``kaiten_analytics`` surface.
+"""The REST API: a FastAPI face on the public ``kaiten_analytics`` surface.
 
 ``kaiten api`` serves :func:`create_app` with uvicorn. Every handler is a plain ``def`` that
 calls one ``kaiten.*`` method: the rules, queries and validation live in the library; this

@@ -23,7 +23,7 @@ POOL_TIMEOUT = 5.0
 THREADS_ENV = "KAITEN_API_THREADS"
 
 DESCRIPTION = """\
-The machine-facing half of Kaiten Analytics (SPEC §10): instances, usage reports (single
+The machine-facing half of Kaiten Analytics: instances, usage reports (single
 and batch, with `Idempotency-Key`), an instance's entitlements and flags, its audit trail.
 
 A read-only GraphQL endpoint at `/api/graphql` (its SDL at `/api/graphql/schema`) serves

@@ -1,6 +1,6 @@
 """Who is calling: the bearer key, what its role may do, and which instances it sees.
 
-Roles (SPEC §10): ``admin`` may do everything; ``viewer`` every read; ``reporter`` what
+Roles: ``admin`` may do everything; ``viewer`` every read; ``reporter`` what
 customer software needs (report usage, read an instance's entitlements, evaluate its
 flags). A key bound to a customer sees that customer's instances only: any other is
 answered exactly as an instance that does not exist.

@@ -1,4 +1,4 @@
-"""``/api/instances``: list, create, read, update, delete (SPEC §10)."""
+"""``/api/instances``: list, create, read, update, delete."""
 
 from __future__ import annotations
 

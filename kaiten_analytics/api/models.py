@@ -154,7 +154,7 @@ class InstanceListQuery(_In):
 
 # --- usage ------------------------------------------------------------------------------------
 class Usage(BaseModel):
-    """The stored aggregate (SPEC §2)."""
+    """The stored aggregate: the value so far and how many reports were accepted."""
 
     type: Literal["number"] = "number"
     value: float

@@ -76,7 +76,13 @@ def problem_response(status: int, name: str, detail: str, field: str | None = No
 
 
 def library_problem(error: ka.KaitenError) -> ProblemError:
-    """Map a library error to its problem (SPEC §10's table)."""
+    """Map a library error to its problem.
+
+    ``ValidationError`` → 422 ``validation-error``, ``NotFoundError`` → 404 ``not-found``,
+    ``ConflictError`` → 409 ``conflict`` (an idempotency key reused for another request: 422
+    ``idempotency-key-reused``), ``UnavailableError`` → 503 ``unavailable``; the problem's
+    ``field`` is the error's.
+    """
     field = getattr(error, "field", None)
     if isinstance(error, ka.ValidationError):
         return ProblemError(422, "validation-error", error.message, field)

@@ -249,7 +249,7 @@ console_users = sa.Table(
     sa.CheckConstraint(f"role IN {one_of(CONSOLE_ROLES)}", name="role"),
 )
 
-# --- webhooks (SPEC §11) -------------------------------------------------------------------
+# --- webhooks ------------------------------------------------------------------------------
 WEBHOOK_DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "failed")
 
 webhook_endpoints = sa.Table(

@@ -1,4 +1,4 @@
-"""Webhooks (SPEC §11): endpoints, their signing secrets, and the relay that delivers the outbox.
+"""Webhooks: endpoints, their signing secrets, and the relay that delivers the outbox.
 
 ``endpoints``   add / list / remove / rotate / deliveries / retry / send_test (the use-cases)
 ``secret_box``  new ``whsec_`` secrets, kept encrypted with a key that lives outside the database

@@ -1,4 +1,4 @@
-"""When a failed delivery is tried again (Svix's schedule, SPEC §11)."""
+"""When a failed delivery is tried again (the schedule Svix uses)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The warehouse: the audit trail and usage rows mirrored into ClickHouse (SPEC §14).
+"""The warehouse: the audit trail and usage rows mirrored into ClickHouse.
 
 PostgreSQL (or SQLite) stays the system of record; this module is the only one that speaks
 ClickHouse. It holds the connection (``clickhouse-connect``, the official client, for a
