@@ -60,49 +60,63 @@ def build_demo(url: str) -> None:
 
 
 @contextmanager
-def console_server(url: str, log_path: Path) -> Iterator[str]:
+def console_server(url: str, log_path: Path, *, cwd: Path = ROOT, port: int | None = None,
+                   kaiten: str = KAITEN, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``kaiten console`` on ``url``; yield its base URL; stop it (and Streamlit) after.
 
-    ``kaiten console`` runs Streamlit as a child process, so the server gets its own process
-    group and the whole group is stopped.
+    It starts in ``cwd`` (where Streamlit reads ``.streamlit/secrets.toml``), on ``port`` (a
+    free one by default), with the ``kaiten`` command given (another environment's, say) and
+    ``env`` added to this process's environment. ``kaiten console`` runs Streamlit as a child
+    process, so the server gets its own process group and the whole group is stopped.
     """
-    port = free_port()
-    env = {**os.environ, "KAITEN_DATABASE_URL": url}
+    port = port or free_port()
+    env = {**os.environ, "KAITEN_DATABASE_URL": url, **(env or {})}
     env.pop("KAITEN_TIMEZONE", None)  # the browser's zone is the default under test
     # `kaiten console` passes --server.port and --browser.gatherUsageStats false itself
     command = [
-        KAITEN, "--url", url, "console", "--port", str(port), "--",
+        kaiten, "--url", url, "console", "--port", str(port), "--",
         "--server.headless", "true", "--server.fileWatcherType", "none",
     ]
     with log_path.open("w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+        server = subprocess.Popen(command, cwd=cwd, env=env, stdout=log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_until_healthy(base, server, log_path)
         yield base
     finally:
-        _stop(server)
+        stop(server)
 
 
 def _wait_until_healthy(base: str, server: subprocess.Popen, log_path: Path) -> None:
+    wait_until_answers(f"{base}/_stcore/health", server, log_path, expect="ok")
+
+
+def wait_until_answers(url: str, server: subprocess.Popen, log_path: Path,
+                       expect: str | None = None) -> str:
+    """Poll ``url`` until it answers 200 (with the body ``expect``, if given); return the body.
+
+    Raise ``RuntimeError`` with the server's log when it exits or does not answer in time.
+    """
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"the console exited with {server.returncode}:\n"
+            raise RuntimeError(f"{server.args[0]} exited with {server.returncode}:\n"
                                f"{log_path.read_text()}")
         try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
+            with urllib.request.urlopen(url, timeout=2) as response:
+                body = response.read().decode()
+                if expect is None or body.strip() == expect:
+                    return body
         except OSError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"the console did not answer within {SERVER_START_SECONDS}s:\n"
+    raise RuntimeError(f"{url} did not answer within {SERVER_START_SECONDS}s:\n"
                        f"{log_path.read_text()}")
 
 
-def _stop(server: subprocess.Popen) -> None:
+def stop(server: subprocess.Popen) -> None:
+    """Stop ``server`` (started with ``start_new_session=True``) and its whole process group."""
     if server.poll() is not None:
         return
     os.killpg(server.pid, signal.SIGTERM)
@@ -126,8 +140,11 @@ def wait_for_app(page) -> None:
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot as ``artifacts/<name>.png`` and return its path."""
-    ARTIFACTS.mkdir(exist_ok=True)
+    """Save a full-page screenshot as ``artifacts/<name>.png`` and return its path.
+
+    ``name`` may hold a folder, e.g. ``screenshots/sign-in``.
+    """
     path = ARTIFACTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path
