@@ -30,6 +30,7 @@ from kaiten_analytics.entities import (
 )
 from kaiten_analytics.enumerations import (
     AGGREGATION_METHODS,
+    API_KEY_ROLES,
     CONSOLE_ROLES,
     ENTITLEMENT_TYPES,
     FLAG_TYPES,
@@ -71,6 +72,7 @@ from kaiten_analytics.limit_status import (
 __all__ = [
     "ACCEPTED",
     "AGGREGATION_METHODS",
+    "API_KEY_ROLES",
     "AT_LIMIT_PERCENT",
     "CONSOLE_ROLES",
     "ENTITLEMENT_TYPES",

@@ -14,7 +14,7 @@ def add_parser(commands, url_parent: argparse.ArgumentParser) -> None:
     create = sub.add_parser("create", parents=[url_parent],
                             help="create a key; prints the key alone, once")
     create.add_argument("name")
-    create.add_argument("--role", required=True, choices=("admin", "viewer", "reporter"))
+    create.add_argument("--role", required=True, choices=ka.API_KEY_ROLES)
     create.add_argument("--customer", default=None,
                         help="slug of the only customer the key sees (default: all)")
     sub.add_parser("list", parents=[url_parent], help="list keys (never their secrets)")

@@ -18,3 +18,5 @@ AGGREGATION_METHODS: Final = ("SUM", "COUNT", "AVERAGE", "MAX", "MIN", "LATEST")
 FLAG_TYPES: Final = ("boolean", "string", "number", "json")
 #: what a signed-in console user may do: everything, or look at everything and change nothing
 CONSOLE_ROLES: Final = ("admin", "viewer")
+#: what a REST API key may do: everything, every read, or report usage (and read its instance)
+API_KEY_ROLES: Final = ("admin", "viewer", "reporter")

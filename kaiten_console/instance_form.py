@@ -102,17 +102,21 @@ def render_instance_form(
     customers: dict[str, str],
     licenses: dict[str, str],
     zones: dict[str, str],
+    customer_fixed: bool = False,
 ) -> InstanceInput | None:
     """Draw the instance form; return what was typed when it is submitted, else None.
 
-    ``customers``, ``licenses`` and ``zones`` map slug → name. Widget values are kept across
-    reruns (the form does not clear on submit), so a refused input stays for the user to fix.
+    ``customers``, ``licenses`` and ``zones`` map slug → name; ``customer_fixed`` shows the
+    customer without letting it change (a customer's own Instances tab). Widget values are
+    kept across reruns (the form does not clear on submit), so a refused input stays for the
+    user to fix.
     """
     with st.form(key, enter_to_submit=False):
         left, right = st.columns(2)
         customer = left.selectbox(
             "Customer", list(customers), index=_index(list(customers), initial.customer),
             format_func=lambda slug: f"{customers[slug]} ({slug})", key=f"{key}_customer",
+            disabled=customer_fixed,
         )
         name = right.text_input("Name", initial.name, key=f"{key}_name",
                                 placeholder="e.g. Production")

@@ -7,10 +7,18 @@ import streamlit as st
 from kaiten_console import access, page_paths, session
 
 
-def pages() -> dict[str, list[st.Page]]:
-    """The console's pages by section, as ``st.navigation`` takes them."""
-    return {
+def pages(role: str | None = access.ADMIN) -> dict[str, list[st.Page]]:
+    """The console's pages by section, as ``st.navigation`` takes them.
+
+    The Settings pages (API keys, webhooks) are an admin's only: a viewer's menu does not
+    list them and their URLs do not resolve for a viewer (each page checks the role too).
+    """
+    sections = {
         "Admin": [
+            st.Page(page_paths.CUSTOMERS, title="Customers", icon=":material/groups:",
+                    url_path="customers"),
+            st.Page(page_paths.CUSTOMER, title="Customer detail",
+                    icon=":material/apartment:", url_path="customer"),
             st.Page(page_paths.INSTANCES, title="Instances", icon=":material/dns:",
                     default=True),
             st.Page(page_paths.INSTANCE, title="Instance detail",
@@ -24,6 +32,14 @@ def pages() -> dict[str, list[st.Page]]:
                     url_path="fleet"),
         ],
     }
+    if role != access.VIEWER:
+        sections["Settings"] = [
+            st.Page(page_paths.API_KEYS, title="API keys", icon=":material/key:",
+                    url_path="api_keys"),
+            st.Page(page_paths.WEBHOOKS, title="Webhooks", icon=":material/webhook:",
+                    url_path="webhooks"),
+        ]
+    return sections
 
 
 def run() -> None:
@@ -34,7 +50,7 @@ def run() -> None:
     """
     st.set_page_config(page_title="Kaiten Analytics", page_icon="📊", layout="wide")
     role = session.role()
-    page = st.navigation(pages(), position="sidebar" if role else "hidden")
+    page = st.navigation(pages(role), position="sidebar" if role else "hidden")
     if role is None:
         access.render_gate()
         st.stop()

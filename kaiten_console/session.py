@@ -69,6 +69,11 @@ def _customers(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, ttl=READ_TTL)
+def _customer_summary(url: str, customer: str | None) -> pd.DataFrame:
+    return _connect(url).customers.summary(customer)
+
+
+@st.cache_data(show_spinner=False, ttl=READ_TTL)
 def _licenses(url: str) -> pd.DataFrame:
     return _connect(url).licenses.list()
 
@@ -91,6 +96,12 @@ def instance(slug: str) -> ka.Instance:
 def customers() -> pd.DataFrame:
     """Return ``kaiten.customers.list()`` (cached): slug, name, created_at."""
     return _customers(ka.database_url())
+
+
+def customer_summary(customer: str | None = None) -> pd.DataFrame:
+    """Return ``kaiten.customers.summary(customer)`` (cached): slug, name, created_at,
+    instances, licenses; raises ``NotFoundError`` like it."""
+    return _customer_summary(ka.database_url(), customer)
 
 
 def licenses() -> pd.DataFrame:

@@ -46,13 +46,34 @@ def reload(at: AppTest) -> AppTest:
     return at.run()
 
 
-def select_row(at: AppTest, slug: str) -> AppTest:
-    """Select the instance table's row showing ``slug`` (AppTest cannot click a row)."""
-    slugs = list(at.dataframe[0].value["slug"])
-    at.session_state["instances_table"] = {
-        "selection": {"rows": [slugs.index(slug)], "columns": [], "cells": []}
+def select_row(at: AppTest, slug: str, key: str = "instances_table", table: int = 0,
+               column: str = "slug") -> AppTest:
+    """Select the row showing ``slug`` in ``column`` of the ``table``-th table, whose widget
+    key is ``key`` (AppTest cannot click a row)."""
+    values = list(at.dataframe[table].value[column])
+    at.session_state[key] = {
+        "selection": {"rows": [values.index(slug)], "columns": [], "cells": []}
     }
     return at.run()
+
+
+def fill_form(at: AppTest, key: str, **values) -> AppTest:
+    """Type ``values`` into the instance form ``key`` (without submitting)."""
+    for field, value in values.items():
+        if field in ("customer", "license", "zone"):
+            box = at.selectbox(key=f"{key}_{field}")
+            # AppTest reads a None value as "no change"; the "— none —" zone is option 0
+            if value is None:
+                box.select_index(0)
+            else:
+                box.set_value(value)
+        elif field in ("start", "end"):
+            at.date_input(key=f"{key}_{field}").set_value(value)
+        elif field == "metadata":
+            at.text_area(key=f"{key}_metadata").input(value)
+        else:
+            at.text_input(key=f"{key}_{field}").input(value)
+    return at
 
 
 def click(at: AppTest, label: str) -> AppTest:
@@ -68,6 +89,16 @@ def open_instance(at: AppTest, slug: str) -> AppTest:
     at.run()
     at.query_params["instance"] = slug
     return at.switch_page(INSTANCE_PAGE).run()
+
+
+def open_page(at: AppTest, page: str, **query: str) -> AppTest:
+    """Run the console, then open ``page`` with the query parameters ``query``; no exception."""
+    at.run()
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def open_tab(at: AppTest, slug: str, tab: str, tz: str | None = None) -> AppTest:

@@ -23,12 +23,17 @@ AUTH = {
     "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
 }
 ADMIN, VIEWER, STRANGER = "ada@example.com", "victor@example.com", "sam@example.com"
-PAGES = [page_paths.INSTANCES, INSTANCE_PAGE, page_paths.FLAGS,
-         page_paths.REPORT_USAGE, page_paths.FLEET]
+ADMIN_PAGES = [page_paths.API_KEYS, page_paths.WEBHOOKS]  # not in a viewer's navigation
+VIEWER_PAGES = [page_paths.INSTANCES, INSTANCE_PAGE, page_paths.FLAGS, page_paths.REPORT_USAGE,
+                page_paths.FLEET, page_paths.CUSTOMERS, page_paths.CUSTOMER]
+PAGES = VIEWER_PAGES + ADMIN_PAGES
 INSTANCE_TABS = ["Overview", "Feature Flags", "Entitlements", "Audit Trail"]
 # every button or form submit that writes, on any page
 WRITE_LABELS = {"New instance", "Edit", "Delete", "Create", "Save changes", "Delete instance",
-                "Enable", "Disable", "Delete for good", "Create flag", "Report usage"}
+                "Enable", "Disable", "Delete for good", "Create flag", "Report usage",
+                "New customer", "Create customer", "Create key", "Revoke", "Revoke key",
+                "Add endpoint", "Send test event", "Rotate secret", "Remove",
+                "Remove endpoint", "Retry"}
 
 
 @pytest.fixture
@@ -50,10 +55,13 @@ def console(catalogue, console_for):
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
-    """Run the console, then open ``page`` (the detail page on acme-prod, report usage too)."""
+    """Run the console, then open ``page`` (the detail page on acme-prod, report usage too;
+    the customer detail on acme)."""
     at.run()
     if page in (INSTANCE_PAGE, page_paths.REPORT_USAGE):
         at.query_params["instance"] = "acme-prod"
+    if page == page_paths.CUSTOMER:
+        at.query_params["customer"] = "acme"
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -103,7 +111,7 @@ def test_unverified_email_gets_no_access_even_with_a_role(console):
     assert "did not send a verified email" in all_text(at)
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", VIEWER_PAGES)
 def test_viewer_sees_every_page_without_anything_that_writes_sqlite_only(console, page):
     at = open_page(console(VIEWER), page)
     assert texts(at.title) and texts(at.title) != ["No access"]
@@ -111,13 +119,32 @@ def test_viewer_sees_every_page_without_anything_that_writes_sqlite_only(console
     assert not any("anyone who can reach it" in c for c in texts(at.caption))
 
 
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+def test_viewer_has_no_admin_page_and_its_script_refuses_one_sqlite_only(console, page):
+    at = console(VIEWER).run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(page)  # a viewer's navigation does not declare it
+    # and the page itself, run however it is reached, draws nothing that writes
+    direct = AppTest.from_file(page, default_timeout=30)
+    direct.secrets, direct.user = at.secrets, at.user
+    direct.run()
+    assert not direct.exception, [e.value for e in direct.exception]
+    assert "managed by admins" in all_text(direct)
+    assert write_widgets(direct) == set() and not direct.dataframe
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_admin_sees_every_page_and_its_writes_sqlite_only(console, page):
     at = open_page(console(ADMIN), page)
     expected = {page_paths.INSTANCES: {"New instance", "Edit", "Delete"},
                 page_paths.FLAGS: {"Create flag"},
-                page_paths.REPORT_USAGE: {"Report usage"}}.get(page, set())
+                page_paths.REPORT_USAGE: {"Report usage"},
+                page_paths.CUSTOMERS: {"New customer"},
+                page_paths.CUSTOMER: {"New instance", "Edit", "Delete"},
+                page_paths.API_KEYS: {"Create key"},
+                page_paths.WEBHOOKS: {"Add endpoint"}}.get(page, set())
     assert expected <= write_widgets(at)
+    assert texts(at.title) and texts(at.title) != ["No access"]
 
 
 def test_viewer_sees_each_instance_tab_and_the_flag_rules_read_only_sqlite_only(console):

@@ -9,6 +9,7 @@ import pytest
 from conftest import table_counts
 from console_support import (
     click,
+    fill_form,
     reload,
     select_row,
     texts,
@@ -28,25 +29,6 @@ def app(catalogue, console_for):
 
 def shown_slugs(at: AppTest) -> list[str]:
     return list(at.dataframe[0].value["slug"]) if at.dataframe else []
-
-
-def fill_form(at: AppTest, key: str, **values) -> AppTest:
-    """Type ``values`` into the instance form ``key`` (without submitting)."""
-    for field, value in values.items():
-        if field in ("customer", "license", "zone"):
-            box = at.selectbox(key=f"{key}_{field}")
-            # AppTest reads a None value as "no change"; the "— none —" zone is option 0
-            if value is None:
-                box.select_index(0)
-            else:
-                box.set_value(value)
-        elif field in ("start", "end"):
-            at.date_input(key=f"{key}_{field}").set_value(value)
-        elif field == "metadata":
-            at.text_area(key=f"{key}_metadata").input(value)
-        else:
-            at.text_input(key=f"{key}_{field}").input(value)
-    return at
 
 
 def test_instance_list_shows_the_library_list(app, catalogue):

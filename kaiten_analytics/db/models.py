@@ -215,8 +215,6 @@ feature_flags = sa.Table(
     sa.CheckConstraint(f"type IN {one_of(FLAG_TYPES)}", name="type"),
 )
 
-API_KEY_ROLES = ("admin", "viewer", "reporter")
-
 api_keys = sa.Table(
     "api_keys",
     metadata,

@@ -23,8 +23,9 @@ from kaiten_analytics import fields
 from kaiten_analytics.config import api_key_pepper
 from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.lookup import id_for
-from kaiten_analytics.db.models import API_KEY_ROLES, api_keys, customers
+from kaiten_analytics.db.models import api_keys, customers
 from kaiten_analytics.entities import ApiKey
+from kaiten_analytics.enumerations import API_KEY_ROLES
 from kaiten_analytics.errors import NotFoundError, ValidationError
 
 SECRET_PREFIX = "ka_"
