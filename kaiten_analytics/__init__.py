@@ -50,7 +50,9 @@ from kaiten_analytics.events import (
     REJECTED,
     USAGE_ACCEPTED,
     USAGE_REACHED,
+    USAGE_RECOVERED,
     USAGE_REJECTED,
+    USAGE_WARNING,
     VALUE_GET,
 )
 from kaiten_analytics.events import OUTBOX_EVENT_TYPES as WEBHOOK_EVENT_TYPES
@@ -89,7 +91,9 @@ __all__ = [
     "REJECTED",
     "USAGE_ACCEPTED",
     "USAGE_REACHED",
+    "USAGE_RECOVERED",
     "USAGE_REJECTED",
+    "USAGE_WARNING",
     "UTILISATION_BANDS",
     "VALUE_GET",
     "WEBHOOK_DELIVERY_STATUSES",

@@ -28,6 +28,7 @@ from kaiten_analytics.analytics import users as user_reads
 from kaiten_analytics.analytics.instances import count_instances, get_instance, list_instances
 from kaiten_analytics.analytics.rollup_check import rollup_mismatches
 from kaiten_analytics.analytics.usage import usage_summary
+from kaiten_analytics.analytics.usage_at import usage_at
 from kaiten_analytics.analytics.value_over_time import value_over_time
 from kaiten_analytics.config import zone as time_zone
 from kaiten_analytics.db.database import Database
@@ -255,6 +256,52 @@ class Licenses(_Namespace):
         """
         return catalogue.create_license(self._db, slug=slug, name=name,
                                         entitlements=entitlements, description=description)
+
+    def update(self, slug: str, /, *, name: str | None = None,
+               entitlements: dict[str, Any] | None = None,
+               description: str | None = None) -> License:
+        """Change a license tier; the change takes effect for the next report.
+
+        Parameters
+        ----------
+        slug
+            The license's slug.
+        name
+            A new display name (None: unchanged).
+        entitlements
+            ``{entitlement slug: value}`` to set: adds the entitlement to the license or
+            changes its value (a threshold, None = no limit, or a policy ``{"threshold",
+            "period", "overage_percent", "warn_at"}``); entitlements not named stay as they
+            are.
+        description
+            New free text (None: unchanged).
+
+        Returns
+        -------
+        License
+            slug, name, description, entitlements (every value of the license after the edit).
+
+        Raises
+        ------
+        ValidationError
+            A field is malformed, or a value is not of its entitlement's type (the field names
+            the policy key at fault, e.g. ``entitlements.api-calls.period``).
+        NotFoundError
+            ``slug`` or an entitlement slug names nothing.
+        ReadOnlyError
+            The handle is read-only.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.entitlements.create("api-calls", "API calls")
+        >>> _ = kaiten.licenses.create("pro", "Pro", {"api-calls": 1000})
+        >>> policy = {"threshold": 10000, "period": "month", "warn_at": [80]}
+        >>> kaiten.licenses.update("pro", entitlements={"api-calls": policy}).entitlements
+        {'api-calls': {'threshold': 10000, 'period': 'month', 'warn_at': [80]}}
+        """
+        return catalogue.update_license(self._db, slug, name=name, entitlements=entitlements,
+                                        description=description)
 
     def list(self) -> pd.DataFrame:
         """List license tiers.
@@ -583,6 +630,79 @@ class Usage(_Namespace):
             The handle is read-only.
         """
         return usage.report_many(self._db, reports=reports)
+
+    def check(self, instance: str, entitlement: str, value: float) -> UsageReport:
+        """Return what a report of ``value`` would do now, writing nothing (a dry run).
+
+        The same checks and decision as :meth:`report` on the usage as it stands; no audit
+        row, no usage change, no outbox event. A concurrent report may change the usage before
+        a real report is made.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug.
+        entitlement
+            A NUMBER entitlement of the instance's license.
+        value
+            A finite number.
+
+        Returns
+        -------
+        UsageReport
+            As :meth:`report` would return it (status, usage after, threshold, reason,
+            period_start, reached), with event_id None.
+
+        Raises
+        ------
+        ValidationError
+            A field is malformed, or the entitlement is not a NUMBER on the license.
+        NotFoundError
+            ``instance`` (or a deleted one) or ``entitlement`` names nothing.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.customers.create("acme", "Acme Corp")
+        >>> _ = kaiten.entitlements.create("api-calls", "API calls")
+        >>> _ = kaiten.licenses.create("pro", "Pro", {"api-calls": 10})
+        >>> _ = kaiten.instances.create("acme", "Acme production", "acme-prod", "pro")
+        >>> kaiten.usage.check("acme-prod", "api-calls", 12).reason
+        'the aggregate would be 12, above the threshold 10 (SUM)'
+        """
+        return usage.check_usage(self._db, instance=instance, entitlement=entitlement,
+                                 value=value)
+
+    def at(self, instance: str, entitlement: str, when: datetime | str
+           ) -> dict[str, Any] | None:
+        """Return the usage of ``entitlement`` as it stood at ``when``.
+
+        Reports at exactly ``when`` count. Under a policy with a period it is that period's
+        usage: None before the period's first accepted report. Read from the rollups and at
+        most one 15-minute bucket of audit events; appends no read event.
+
+        Parameters
+        ----------
+        instance
+            The instance's slug (a deleted instance's past stays readable).
+        entitlement
+            The entitlement's slug.
+        when
+            An aware datetime or an RFC 3339 string.
+
+        Returns
+        -------
+        dict or None
+            ``{"type": "number", "value", "event_count"}``, or None.
+
+        Raises
+        ------
+        ValidationError
+            ``when`` is missing or not an instant, or a slug is malformed.
+        NotFoundError
+            ``instance`` or ``entitlement`` names nothing.
+        """
+        return usage_at(self._db, instance=instance, entitlement=entitlement, when=when)
 
     def get_value(self, instance: str, entitlement: str) -> EntitlementValue:
         """Return what ``instance`` is granted for ``entitlement`` and its usage.

@@ -74,8 +74,11 @@ class UsageReport:
     """The outcome of one usage report.
 
     ``usage`` is the stored value after the report, ``{"type": "number", "value": …,
-    "event_count": …}`` (None when nothing was ever accepted); ``reason`` says why a report was
-    rejected (None when accepted). ``replayed`` is True when an idempotency key had already
+    "event_count": …}`` — the current period's under a policy with a period (None when
+    nothing was accepted in it); ``reason`` says why a report was rejected (None when
+    accepted); ``period_start`` is the start of the period the report counted in (RFC 3339,
+    None for a limit that never restarts); ``event_id`` is None for a dry run
+    (``usage.check``). ``replayed`` is True when an idempotency key had already
     been used for this report: the outcome is the first one's and nothing was written (it
     does not take part in ``==``: a replay equals the first outcome).
     """
@@ -84,12 +87,13 @@ class UsageReport:
     usage: dict[str, Any] | None
     threshold: float | None
     reason: str | None
-    event_id: str
+    event_id: str | None
     instance: str = ""
     entitlement: str = ""
     value: float | None = None
     previous: float | None = None
     reached: bool = False
+    period_start: str | None = None
     replayed: bool = field(default=False, compare=False)
 
     @property
@@ -100,13 +104,19 @@ class UsageReport:
 
 @dataclass(frozen=True)
 class EntitlementValue:
-    """What an instance is granted for one entitlement, and its current usage."""
+    """What an instance is granted for one entitlement, and its current usage.
+
+    ``value`` is the license value (the threshold for NUMBER), ``policy`` the license's whole
+    policy object when it has one (``{"threshold", "period", "overage_percent", "warn_at"}``,
+    None for a plain threshold), ``usage`` the current period's.
+    """
 
     entitlement: str
     type: str
     value: Any
     usage: dict[str, Any] | None
     event_id: str
+    policy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,15 @@ ROLLUP_COLUMNS: Final = {category: column for _, category, column in EVENTS.valu
 
 #: outbox event types
 USAGE_REACHED: Final = "INSTANCE_ENTITLEMENT_USAGE_REACHED"
+#: a policy's warning level (percent of the threshold) reached, once per level per period
+USAGE_WARNING: Final = "INSTANCE_ENTITLEMENT_USAGE_WARNING"
+#: an aggregate at or over its threshold fell below it (or a new period began)
+USAGE_RECOVERED: Final = "INSTANCE_ENTITLEMENT_USAGE_RECOVERED"
 
 #: the outbox event types a webhook endpoint can subscribe to
 OUTBOX_EVENT_TYPES: Final = (
-    "INSTANCE_CREATED", "INSTANCE_UPDATED", "INSTANCE_DELETED", USAGE_REACHED,
+    "INSTANCE_CREATED", "INSTANCE_UPDATED", "INSTANCE_DELETED", USAGE_REACHED, USAGE_WARNING,
+    USAGE_RECOVERED,
     "FEATURE_FLAG_CREATED", "FEATURE_FLAG_UPDATED", "FEATURE_FLAG_DELETED",
 )
 #: what ``kaiten.webhooks.send_test`` sends (to one endpoint, never fanned out)

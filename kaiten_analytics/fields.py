@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from numbers import Real
 from typing import Any
 
+from kaiten_analytics import policy
 from kaiten_analytics.enumerations import AGGREGATION_METHODS, ENTITLEMENT_TYPES
 from kaiten_analytics.errors import ValidationError
 
@@ -152,14 +153,13 @@ def aggregation_method(value: Any, type_: str) -> str | None:
 
 
 def entitlement_value(type_: str, value: Any, field: str) -> Any:
-    """Check a license's value for an entitlement of ``type_`` (NUMBER: threshold or None)."""
+    """Check a license's value for an entitlement of ``type_``.
+
+    NUMBER: a threshold, None (no limit) or a metering policy object
+    (:func:`kaiten_analytics.policy.license_value`).
+    """
     if type_ == "NUMBER":
-        if value is None:
-            return None
-        number = finite_number(value, field)
-        if number < 0:
-            raise ValidationError(field, "a threshold must not be negative")
-        return int(number) if number.is_integer() else number
+        return policy.license_value(value, field)
     if type_ == "BOOLEAN":
         if not isinstance(value, bool):
             raise ValidationError(field, "a BOOLEAN entitlement takes true or false")

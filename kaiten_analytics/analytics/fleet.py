@@ -30,7 +30,6 @@ from kaiten_analytics.db.models import (
     license_entitlements,
     licenses,
 )
-from kaiten_analytics.db.usage_json import decode_usage
 from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.limit_status import (
@@ -41,6 +40,8 @@ from kaiten_analytics.limit_status import (
     percent_used,
     utilisation_band,
 )
+from kaiten_analytics.periods import current_usage, period_bounds
+from kaiten_analytics.policy import policy_of
 
 PAIR_COLUMNS = ["instance", "customer", "license", "deployment_zone", "entitlement",
                 "aggregation_method", "unit", "threshold", "usage", "event_count",
@@ -59,7 +60,8 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
                   deployment_zones.c.slug, entitlements.c.slug,
                   entitlements.c.aggregation_method, entitlements.c.unit, le.c.value,
                   eu.c.value, eu.c.updated_at, instances.c.license_start,
-                  instances.c.license_end, instances.c.id, entitlements.c.id)
+                  instances.c.license_end, instances.c.id, entitlements.c.id,
+                  eu.c.period_start, eu.c.period_end)
         .select_from(instances_in_context())
         .join(le, le.c.license_id == instances.c.license_id)
         .join(entitlements, entitlements.c.id == le.c.entitlement_id)
@@ -80,22 +82,33 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
         rows = connection.execute(query).all()
     if db.warehouse is not None:  # the usage as of the warehouse's sync, like its counts
         usage_rows = warehouse_reads.usage_rows(db.warehouse)
-        rows = [(*row[:8], *usage_rows.get((row[-2], row[-1]), (None, None)), *row[10:])
+        rows = [(*row[:8], *usage_rows.get((row[12], row[13]), (None, None)), *row[10:])
                 for row in rows]
+    now = db.now()
     records = []
-    for (inst, cust, lic, zn, ent, method, unit, threshold, usage, updated, start, end,
-         instance_id, entitlement_id) in rows:
-        current, event_count = decode_usage(usage)
+    for (inst, cust, lic, zn, ent, method, unit, stored, usage, updated, start, end,
+         instance_id, entitlement_id, period_start, period_end) in rows:
+        policy = policy_of(stored)
+        current, event_count = current_usage(usage, period_start, period_end, policy, now)
         records.append((inst, cust, lic, zn, ent, method, unit,
-                        np.nan if threshold is None else float(threshold),
+                        np.nan if policy is None else policy.threshold,
                         np.nan if current is None else current, event_count,
-                        updated if usage else None, start, end, instance_id, entitlement_id))
-    df = pd.DataFrame(records, columns=[*PAIR_COLUMNS, "instance_id", "entitlement_id"])
+                        updated if current is not None else None, start, end, instance_id,
+                        entitlement_id,
+                        np.nan if policy is None else policy.limit,
+                        None if policy is None else policy.period,
+                        period_bounds(None if policy is None else policy.period, now)[0]))
+    df = pd.DataFrame(records, columns=[*PAIR_COLUMNS, "instance_id", "entitlement_id",
+                                        "limit", "period", "period_start"])
     df["updated_at"] = pd.to_datetime(df["updated_at"], utc=True)
     for column in ("threshold", "usage"):
         df[column] = df[column].astype("float64")
     df["event_count"] = df["event_count"].astype("int64")
     return df
+
+
+#: the columns of :func:`_pairs` the views use but do not show
+_INTERNAL = ["instance_id", "entitlement_id", "limit", "period", "period_start"]
 
 
 def consumption(db: Database, customer: str | None = None, license: str | None = None,
@@ -113,7 +126,7 @@ def consumption(db: Database, customer: str | None = None, license: str | None =
         status (:func:`kaiten_analytics.limit_status`: ``no limit``, ``unused``, ``ok``,
         ``nearing`` (≥ ``NEARING_PERCENT``), ``at limit``).
     """
-    df = _pairs(db, customer, license, zone).drop(columns=["instance_id", "entitlement_id"])
+    df = _pairs(db, customer, license, zone).drop(columns=_INTERNAL)
     df["percent_used"] = percent_used(df["usage"], df["threshold"])
     df["band"] = df["percent_used"].map(utilisation_band).astype("object")
     df["status"] = limit_status(df["usage"], df["threshold"])

@@ -12,6 +12,8 @@ from kaiten_analytics.db.lookup import instance_row
 from kaiten_analytics.db.models import entitlement_usage, entitlements, license_entitlements
 from kaiten_analytics.db.usage_json import decode_usage
 from kaiten_analytics.limit_status import limit_status, percent_used
+from kaiten_analytics.periods import current_usage
+from kaiten_analytics.policy import granted_value, policy_of
 
 SUMMARY_COLUMNS = [
     "entitlement", "type", "aggregation_method", "granted", "usage", "event_count",
@@ -40,7 +42,8 @@ def usage_summary(db: Database, instance: str) -> pd.DataFrame:
         rows = connection.execute(
             sa.select(entitlements.c.slug, entitlements.c.type,
                       entitlements.c.aggregation_method, le.c.value, eu.c.value,
-                      eu.c.updated_at, entitlements.c.name, entitlements.c.unit)
+                      eu.c.updated_at, entitlements.c.name, entitlements.c.unit,
+                      eu.c.period_start, eu.c.period_end)
             .select_from(le)
             .join(entitlements, entitlements.c.id == le.c.entitlement_id)
             .outerjoin(eu, (eu.c.entitlement_id == le.c.entitlement_id)
@@ -48,14 +51,19 @@ def usage_summary(db: Database, instance: str) -> pd.DataFrame:
             .where(le.c.license_id == row.license_id)
             .order_by(entitlements.c.slug)
         ).all()
+    now = db.now()
     records = []
-    for slug, type_, method, granted, usage, updated_at, name, unit in rows:
-        current, event_count = decode_usage(usage)
+    for (slug, type_, method, stored, usage, updated_at, name, unit, period_start,
+         period_end) in rows:
         metered = type_ == "NUMBER"
+        granted = granted_value(stored)
+        current, event_count = (
+            current_usage(usage, period_start, period_end, policy_of(stored), now) if metered
+            else decode_usage(usage))
         records.append((slug, type_, method, granted,
                         np.nan if current is None else current, event_count,
                         percent_used(current, granted) if metered else np.nan,
-                        updated_at if usage else None, name, unit,
+                        updated_at if current is not None else None, name, unit,
                         limit_status(current, granted) if metered else None))
     df = frame(records, SUMMARY_COLUMNS, times=("updated_at",))
     df["usage"] = df["usage"].astype("float64")

@@ -120,6 +120,12 @@ entitlement_usage = sa.Table(
     # accepted report yet (the row exists so that concurrent reporters have a row to lock).
     sa.Column("value", JSONType, nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # the metering period the value belongs to (NULL, NULL: a limit that never restarts); a
+    # value of another period than the one holding "now" is no current usage
+    sa.Column("period_start", UTCDateTime, nullable=True),
+    sa.Column("period_end", UTCDateTime, nullable=True),
+    # the warning levels (percent of the threshold) already sent in that period
+    sa.Column("warned", JSONType, nullable=True),
 )
 
 feature_audit_trail = sa.Table(

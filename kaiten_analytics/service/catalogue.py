@@ -16,6 +16,7 @@ from kaiten_analytics.db.models import (
     license_entitlements,
     licenses,
 )
+from kaiten_analytics.db.models import entitlements as entitlements_table
 from kaiten_analytics.entities import Customer, Entitlement, License, Zone
 from kaiten_analytics.errors import NotFoundError, ValidationError
 
@@ -101,6 +102,55 @@ def create_license(
                 ],
             )
     return License(slug, name, description, values, id=new_id)
+
+
+def update_license(
+    db: Database,
+    slug: str,
+    name: str | None = None,
+    entitlements: Mapping[str, Any] | None = None,
+    description: str | None = None,
+) -> License:
+    """Change a license tier: its name, description, or entitlement values.
+
+    ``entitlements`` ({entitlement slug: value}) sets the values given — adding an
+    entitlement to the license or changing its value, checked as by :func:`create_license` —
+    and leaves the others as they are. The change takes effect for the next report.
+    """
+    fields.lookup_slug(slug, "slug")
+    if entitlements is not None and not isinstance(entitlements, Mapping):
+        raise ValidationError("entitlements", "must map entitlement slugs to values")
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = fields.name(name)
+    if description is not None:
+        changes["description"] = fields.text(description)
+    le = license_entitlements
+    with db.transaction() as connection:
+        license_id = connection.execute(
+            sa.select(licenses.c.id).where(licenses.c.slug == slug)).scalar()
+        if license_id is None:
+            raise NotFoundError("license", slug)
+        if entitlements:
+            catalogue = _entitlement_types(connection, list(entitlements))
+            for ent, value in entitlements.items():
+                entitlement_id, type_ = catalogue[ent]
+                checked = fields.entitlement_value(type_, value, f"entitlements.{ent}")
+                keys = (le.c.license_id == license_id) & (le.c.entitlement_id == entitlement_id)
+                if connection.execute(le.update().where(keys).values(value=checked)).rowcount:
+                    continue
+                connection.execute(le.insert().values(license_id=license_id,
+                                                      entitlement_id=entitlement_id,
+                                                      value=checked))
+        if changes:
+            connection.execute(licenses.update().where(licenses.c.id == license_id)
+                               .values(**changes))
+        row = connection.execute(sa.select(licenses).where(licenses.c.id == license_id)).one()
+        values = dict(connection.execute(
+            sa.select(entitlements_table.c.slug, le.c.value)
+            .join(entitlements_table, entitlements_table.c.id == le.c.entitlement_id)
+            .where(le.c.license_id == license_id).order_by(entitlements_table.c.slug)).all())
+    return License(row.slug, row.name, row.description, values, id=license_id)
 
 
 def create_zone(db: Database, slug: str, name: str) -> Zone:

@@ -19,7 +19,7 @@ It never commits: the caller's ``with db.transaction()`` does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -48,7 +48,9 @@ from kaiten_analytics.db.usage_json import decode_usage, encode_usage
 from kaiten_analytics.errors import NotFoundError
 from kaiten_analytics.events import EVENTS
 from kaiten_analytics.fields import lookup_slug
+from kaiten_analytics.policy import Policy, granted_value, policy_of
 from kaiten_analytics.service import rollups
+from kaiten_analytics.service.metering import Stored
 from kaiten_analytics.service.outbox import INSERT_OUTBOX, outbox_row
 from kaiten_analytics.service.rollups import ROLLUPS, Rollup, RollupKey
 
@@ -67,6 +69,9 @@ class Target:
     granted: Any  # the license value: threshold for NUMBER (None = no limit)
     license_start: date | None
     license_end: date | None
+    policy: Policy | None = None  # NUMBER: the limit (a plain threshold is a policy too)
+    # the license's policy object, if it has one (a dict: not part of the hash)
+    stored_policy: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -74,15 +79,22 @@ class Target:
 
     @property
     def threshold(self) -> float | None:
-        return None if self.granted is None else float(self.granted)
+        return None if self.policy is None else self.policy.threshold
 
 
 @dataclass
 class _UsageState:
     aggregate: float | None
     count: int
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    warned: tuple[float, ...] = ()
     dirty: bool = False
     updated_at: datetime | None = None
+
+    def stored(self) -> Stored:
+        return Stored(self.aggregate, self.count, self.period_start, self.period_end,
+                      self.warned)
 
 
 _IID, _EID = sa.bindparam("k_instance_id"), sa.bindparam("k_entitlement_id")
@@ -104,7 +116,8 @@ _RESOLVE = (
 )
 # The steady state in one round trip: resolve and lock an existing usage row together.
 _RESOLVE_AND_LOCK = (
-    sa.select(*_TARGET_COLUMNS, _eu.c.value.label("usage"))
+    sa.select(*_TARGET_COLUMNS, _eu.c.value.label("usage"), _eu.c.period_start,
+              _eu.c.period_end, _eu.c.warned)
     .select_from(instances)
     .join(entitlements, entitlements.c.slug == sa.bindparam("k_entitlement"))
     .outerjoin(_le, (_le.c.license_id == instances.c.license_id)
@@ -116,11 +129,15 @@ _RESOLVE_AND_LOCK = (
 )
 _INSTANCE_EXISTS = sa.select(sa.func.count()).where(
     instances.c.slug == sa.bindparam("k_instance"))
-_LOCK = (sa.select(_eu.c.value)
+_LOCK = (sa.select(_eu.c.value.label("usage"), _eu.c.period_start, _eu.c.period_end,
+                   _eu.c.warned)
          .where(_eu.c.instance_id == _IID, _eu.c.entitlement_id == _EID).with_for_update())
 _UPDATE_USAGE = (_eu.update()
                  .where(_eu.c.instance_id == _IID, _eu.c.entitlement_id == _EID)
-                 .values(value=sa.bindparam("k_value"), updated_at=sa.bindparam("k_at")))
+                 .values(value=sa.bindparam("k_value"), updated_at=sa.bindparam("k_at"),
+                         period_start=sa.bindparam("k_period_start"),
+                         period_end=sa.bindparam("k_period_end"),
+                         warned=sa.bindparam("k_warned")))
 _INSERT_AUDIT = feature_audit_trail.insert().values(row_values(feature_audit_trail))
 _keys = idempotency_keys
 _READ_KEY = sa.select(_keys.c.request_hash, _keys.c.response).where(
@@ -202,15 +219,19 @@ class Ledger:
             self._raise_not_found(instance, entitlement)
         if row["deleted_at"] is not None:
             raise NotFoundError.deleted("instance", instance)
+        value = row["value"]
+        number = row["type"] == "NUMBER"
         target = Target(
             instance_id=row["id"], instance=instance, entitlement_id=row["entitlement_id"],
             entitlement=entitlement, type=row["type"], method=row["aggregation_method"],
-            on_license=row["on_license"] is not None, granted=row["value"],
+            on_license=row["on_license"] is not None, granted=granted_value(value),
             license_start=row["license_start"], license_end=row["license_end"],
+            policy=policy_of(value) if number else None,
+            stored_policy=value if number and isinstance(value, dict) else None,
         )
         self._targets[cache_key] = target
         if locked:
-            self._usage[target.key] = _state(row["usage"])
+            self._usage[target.key] = _state(row)
         return target
 
     def _raise_not_found(self, instance: str, entitlement: str) -> None:
@@ -225,11 +246,16 @@ class Ledger:
         NOTHING`` so two first reports cannot race. SQLite: the transaction already holds the
         write lock (``BEGIN IMMEDIATE``), and ``FOR UPDATE`` is dropped by its compiler.
         """
+        state = self.usage_state(target)
+        return state.aggregate, state.count
+
+    def usage_state(self, target: Target) -> _UsageState:
+        """Lock the usage row of ``target`` (as :meth:`lock_usage`) and return its state."""
         state = self._usage.get(target.key)
         if state is None:
             state = self._lock_row(target)
             self._usage[target.key] = state
-        return state.aggregate, state.count
+        return state
 
     def lock_many(self, targets: list[Target]) -> None:
         """Lock several usage rows in a fixed order (ids), so batches cannot deadlock."""
@@ -243,7 +269,7 @@ class Ledger:
         if row is None:
             self.connection.execute(_STATEMENTS.statement(self.connection, "create_usage"), ids)
             row = lock.first(self.connection, ids)
-        return _state(row["value"])
+        return _state(row)
 
     def claim_key(self, key: str, request_hash: str, now: datetime, expired_before: datetime
                   ) -> dict[str, Any] | None:
@@ -268,10 +294,13 @@ class Ledger:
         """Record the outcome a claimed idempotency key stands for (written by :meth:`flush`)."""
         self._responses.append({"k_key": key, "k_response": response})
 
-    def set_usage(self, target: Target, aggregate: float, count: int, at: datetime) -> None:
-        """Record the usage row's new value (written by :meth:`flush`)."""
+    def set_usage(self, target: Target, aggregate: float, count: int, at: datetime,
+                  period_start: datetime | None = None, period_end: datetime | None = None,
+                  warned: tuple[float, ...] = ()) -> None:
+        """Record the usage row's new value and its period (written by :meth:`flush`)."""
         state = self._usage[target.key]
         state.aggregate, state.count, state.dirty, state.updated_at = aggregate, count, True, at
+        state.period_start, state.period_end, state.warned = period_start, period_end, warned
 
     def append(self, target: Target, event_name: str, at: datetime, payload: dict[str, Any],
                value_after: float | None = None, reached: bool = False) -> str:
@@ -307,7 +336,9 @@ class Ledger:
             ("update_usage", [
                 {"k_instance_id": instance_id, "k_entitlement_id": entitlement_id,
                  "k_value": encode_usage(state.aggregate, state.count),
-                 "k_at": state.updated_at}
+                 "k_at": state.updated_at, "k_period_start": state.period_start,
+                 "k_period_end": state.period_end,
+                 "k_warned": list(state.warned) if state.warned else None}
                 for (instance_id, entitlement_id), state in self._usage.items() if state.dirty
             ]),
             ("insert_outbox", self._outbox),
@@ -342,5 +373,8 @@ def _write(connection: sa.Connection, name: str, rows: list[dict[str, Any]]) -> 
         _STATEMENTS.driver(connection, name).execute(connection, rows)
 
 
-def _state(usage: dict | None) -> _UsageState:
-    return _UsageState(*decode_usage(usage))
+def _state(row: dict[str, Any]) -> _UsageState:
+    """The state of a locked usage row (its value, period and levels warned)."""
+    aggregate, count = decode_usage(row["usage"])
+    return _UsageState(aggregate, count, row["period_start"], row["period_end"],
+                       tuple(row["warned"] or ()))

@@ -31,7 +31,7 @@ from kaiten_analytics.db.models import (
     instances,
     licenses,
 )
-from kaiten_analytics.db.usage_json import encode_usage, json_number
+from kaiten_analytics.db.usage_json import decode_usage, encode_usage, json_number
 from kaiten_analytics.entities import EntitlementValue, UsageReport
 from kaiten_analytics.errors import ConflictError, NotFoundError, ValidationError
 from kaiten_analytics.events import (
@@ -39,10 +39,13 @@ from kaiten_analytics.events import (
     REJECTED,
     USAGE_ACCEPTED,
     USAGE_REACHED,
+    USAGE_RECOVERED,
     USAGE_REJECTED,
+    USAGE_WARNING,
     VALUE_GET,
 )
-from kaiten_analytics.service.aggregation import apply_report
+from kaiten_analytics.periods import current_usage, rfc3339
+from kaiten_analytics.service import metering
 from kaiten_analytics.service.ledger import Ledger, Target
 
 #: How long an idempotency key is honoured; ``kaiten db purge-keys`` deletes older ones.
@@ -120,8 +123,8 @@ def get_value(db: Database, instance: str, entitlement: str) -> EntitlementValue
         target = ledger.resolve(instance, entitlement)
         if not target.on_license:
             raise _not_on_license(target)
-        usage = _current_usage(connection, target)
-        result = record_read(ledger, target, db.now(), usage)
+        now = db.now()
+        result = record_read(ledger, target, now, _current_usage(connection, target, now))
         ledger.flush()
     return result
 
@@ -134,7 +137,8 @@ def record_read(ledger: Ledger, target: Target, now: datetime, usage: dict | Non
         "type": target.type, "value": target.granted, "usage": usage,
     })
     return EntitlementValue(entitlement=target.entitlement, type=target.type,
-                            value=target.granted, usage=usage, event_id=event_id)
+                            value=target.granted, usage=usage, event_id=event_id,
+                            policy=target.stored_policy)
 
 
 def purge_idempotency_keys(db: Database, older_than_hours: float | None = None) -> int:
@@ -156,40 +160,94 @@ def apply_in_ledger(ledger: Ledger, target: Target, value: float, now: datetime,
 
     The caller holds the usage row's lock (``ledger.lock_usage``) and flushes the ledger.
     """
-    current, count = ledger.lock_usage(target)
-    threshold = target.threshold
+    decision = _decide(target, ledger.usage_state(target).stored(), value, now)
+    threshold = json_number(target.threshold)
     payload: dict[str, Any] = {
         "instance": target.instance, "entitlement": target.entitlement, "value": json_number(value),
-        "aggregation_method": target.method, "threshold": json_number(threshold),
-        "aggregate_before": json_number(current),
+        "aggregation_method": target.method, "threshold": threshold,
+        "aggregate_before": json_number(decision.before),
+        "period_start": rfc3339(decision.period_start),
+        "period_end": rfc3339(decision.period_end),
     }
     if key is not None:
         payload["idempotency_key"] = key
-    reason = _outside_term(target, now)
-    if reason is None:
-        outcome = apply_report(target.method, current, count, value, threshold)
-        reason = outcome.reason
-    if reason is not None:  # rejected: the stored usage stays exactly as it was
-        payload.update(aggregate_after=json_number(current), event_count=count, reason=reason)
+    if not decision.accepted:  # rejected: the stored usage stays exactly as it was
+        payload.update(aggregate_after=json_number(decision.before),
+                       event_count=decision.count_before, reason=decision.reason)
         event_id = ledger.append(target, USAGE_REJECTED, now, payload)
-        return UsageReport(REJECTED, encode_usage(current, count), json_number(threshold), reason,
-                           event_id, target.instance, target.entitlement, json_number(value),
-                           json_number(current), False)
-    ledger.set_usage(target, outcome.after, outcome.event_count, now)
-    payload.update(aggregate_after=json_number(outcome.after), event_count=outcome.event_count,
-                   reason=None, reached=outcome.reached)
-    event_id = ledger.append(target, USAGE_ACCEPTED, now, payload, value_after=outcome.after,
-                             reached=outcome.reached)
-    if outcome.reached:
+        return _report(target, decision, value, event_id)
+    after = decision.after
+    ledger.set_usage(target, after, decision.event_count, now, decision.period_start,
+                     decision.period_end, decision.warned)
+    payload.update(aggregate_after=json_number(after), event_count=decision.event_count,
+                   reason=None, reached=decision.reached)
+    if decision.warnings:
+        payload["warnings"] = [json_number(level) for level in decision.warnings]
+    if decision.recovered:
+        payload["recovered"] = True
+    event_id = ledger.append(target, USAGE_ACCEPTED, now, payload, value_after=after,
+                             reached=decision.reached)
+    if decision.reached or decision.warnings or decision.recovered:
+        _limit_events(ledger, target, decision, now, event_id)
+    return _report(target, decision, value, event_id)
+
+
+def _decide(target: Target, stored: metering.Stored, value: float, now: datetime
+            ) -> metering.Decision:
+    reason = _outside_term(target, now)
+    if reason is not None:
+        return metering.rejected(stored, target.policy, now, reason)
+    return metering.decide(target.method, target.policy, stored, value, now)
+
+
+def _report(target: Target, decision: metering.Decision, value: float, event_id: str | None
+            ) -> UsageReport:
+    """The ``UsageReport`` of a decision (``event_id`` None: a dry run)."""
+    if decision.accepted:
+        usage, status = encode_usage(decision.after, decision.event_count), ACCEPTED
+    else:
+        usage, status = encode_usage(decision.before, decision.count_before), REJECTED
+    return UsageReport(status, usage, json_number(target.threshold), decision.reason, event_id,
+                       target.instance, target.entitlement, json_number(value),
+                       json_number(decision.before), decision.reached,
+                       rfc3339(decision.period_start))
+
+
+def check_usage(db: Database, instance: str, entitlement: str, value: Any) -> UsageReport:
+    """Return the ``UsageReport`` a report of ``value`` would get now; write nothing.
+
+    The same checks and the same decision as :func:`report_usage`, on the stored usage as it
+    is (not locked: a concurrent report may change it before a real one); ``event_id`` is
+    None and no audit row, usage change or outbox event is written.
+    """
+    value = fields.finite_number(value, "value")
+    with db.read() as connection:
+        target = Ledger(connection).resolve(instance, entitlement)
+        _check_meterable(target)
+        row = connection.execute(_STORED_STATE, {
+            "k_instance_id": target.instance_id, "k_entitlement_id": target.entitlement_id,
+        }).first()
+        now = db.now()
+    stored = metering.Stored() if row is None else metering.Stored(
+        *decode_usage(row.value), row.period_start, row.period_end, tuple(row.warned or ()))
+    return _report(target, _decide(target, stored, value, now), value, None)
+
+
+def _limit_events(ledger: Ledger, target: Target, decision: metering.Decision, now: datetime,
+                  event_id: str) -> None:
+    """Queue the outbox events of a report: RECOVERED, a WARNING per new level, REACHED."""
+    common = {"instance": target.instance, "entitlement": target.entitlement,
+              "value": json_number(decision.after), "threshold": json_number(target.threshold),
+              "period_start": rfc3339(decision.period_start), "audit_event_id": event_id,
+              "at": now.isoformat()}
+    if decision.recovered:
+        ledger.outbox(now, "instance", target.instance, USAGE_RECOVERED, common)
+    for level in decision.warnings:
+        ledger.outbox(now, "instance", target.instance, USAGE_WARNING,
+                      {**common, "percent": json_number(level)})
+    if decision.reached:
         ledger.outbox(now, "instance", target.instance, USAGE_REACHED, {
-            "instance": target.instance, "entitlement": target.entitlement,
-            "value": json_number(outcome.after), "threshold": json_number(threshold),
-            "audit_event_id": event_id, "at": now.isoformat(),
-            **_reached_context(ledger.connection, target, outcome.event_count),
-        })
-    return UsageReport(ACCEPTED, encode_usage(outcome.after, outcome.event_count),
-                       json_number(threshold), None, event_id, target.instance, target.entitlement,
-                       json_number(value), json_number(current), outcome.reached)
+            **common, **_reached_context(ledger.connection, target, decision.event_count)})
 
 
 def _reached_context(connection: sa.Connection, target: Target, event_count: int
@@ -230,13 +288,22 @@ def _outside_term(target: Target, now: datetime) -> str | None:
     return None
 
 
-def _current_usage(connection: sa.Connection, target: Target) -> dict | None:
-    return connection.execute(_CURRENT_USAGE, {"k_instance_id": target.instance_id,
-                                               "k_entitlement_id": target.entitlement_id}
-                              ).scalar()
+def _current_usage(connection: sa.Connection, target: Target, now: datetime) -> dict | None:
+    """The usage of the period holding ``now`` (None before its first accepted report)."""
+    row = connection.execute(_CURRENT_USAGE, {"k_instance_id": target.instance_id,
+                                              "k_entitlement_id": target.entitlement_id}
+                             ).first()
+    if row is None:
+        return None
+    return encode_usage(*current_usage(row.value, row.period_start, row.period_end,
+                                                target.policy, now))
 
 
-_CURRENT_USAGE = sa.select(entitlement_usage.c.value).where(
+_eu = entitlement_usage
+_STORED_STATE = sa.select(_eu.c.value, _eu.c.period_start, _eu.c.period_end, _eu.c.warned).where(
+    (_eu.c.instance_id == sa.bindparam("k_instance_id"))
+    & (_eu.c.entitlement_id == sa.bindparam("k_entitlement_id")))
+_CURRENT_USAGE = sa.select(_eu.c.value, _eu.c.period_start, _eu.c.period_end).where(
     (entitlement_usage.c.instance_id == sa.bindparam("k_instance_id"))
     & (entitlement_usage.c.entitlement_id == sa.bindparam("k_entitlement_id")))
 

@@ -1,0 +1,367 @@
+"""Metering policies: periods that reset, soft limits, warning levels, recovery, license edits.
+
+The boundary matrix runs every aggregation method across the last report of a period and the
+first of the next, for days, ISO weeks (53 too), months of 28, 29, 30 and 31 days and a year,
+on both engines; the rules themselves are checked on the pure decision as well.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from conftest import table_counts
+
+import kaiten_analytics as ka
+from kaiten_analytics.db.models import entitlement_usage, feature_audit_trail, outbox_events
+from kaiten_analytics.periods import period_bounds
+from kaiten_analytics.policy import Policy, license_value
+from kaiten_analytics.service.metering import Stored, decide
+
+METHODS = ("SUM", "COUNT", "AVERAGE", "MAX", "MIN", "LATEST")
+US = timedelta(microseconds=1)
+
+
+def at(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+# --- periods ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("period", "moment", "start", "end"), [
+    ("day", at(2026, 3, 10, 23, 59, 59), at(2026, 3, 10), at(2026, 3, 11)),
+    ("week", at(2026, 12, 31, 12), at(2026, 12, 28), at(2027, 1, 4)),  # ISO 2026-W53
+    ("week", at(2027, 1, 3, 23, 59), at(2026, 12, 28), at(2027, 1, 4)),
+    ("week", at(2027, 1, 4), at(2027, 1, 4), at(2027, 1, 11)),  # 2027-W01
+    ("month", at(2024, 2, 29, 23), at(2024, 2, 1), at(2024, 3, 1)),  # 29 days
+    ("month", at(2026, 2, 28, 23), at(2026, 2, 1), at(2026, 3, 1)),  # 28 days
+    ("month", at(2026, 4, 30, 23), at(2026, 4, 1), at(2026, 5, 1)),  # 30 days
+    ("month", at(2026, 1, 31, 23), at(2026, 1, 1), at(2026, 2, 1)),  # 31 days
+    ("year", at(2026, 12, 31, 23, 59), at(2026, 1, 1), at(2027, 1, 1)),
+    ("year", at(2027, 1, 1), at(2027, 1, 1), at(2028, 1, 1)),
+])
+def test_period_bounds_are_utc_calendar_periods(period, moment, start, end):
+    assert period_bounds(period, moment) == (start, end)
+    assert period_bounds(None, moment) == (None, None)
+
+
+def test_iso_week_53_is_one_week_from_monday():
+    start, end = period_bounds("week", at(2026, 12, 30))
+    assert start.isocalendar()[1:] == (53, 1) and end - start == timedelta(weeks=1)
+
+
+# --- the policy shape -------------------------------------------------------------------------
+@pytest.mark.parametrize(("value", "field"), [
+    ({"period": "month"}, "e.threshold"),
+    ({"threshold": -1}, "e.threshold"),
+    ({"threshold": "ten"}, "e.threshold"),
+    ({"threshold": 10, "period": "fortnight"}, "e.period"),
+    ({"threshold": 10, "overage_percent": -5}, "e.overage_percent"),
+    ({"threshold": 10, "overage_percent": float("nan")}, "e.overage_percent"),
+    ({"threshold": 10, "warn_at": "80"}, "e.warn_at"),
+    ({"threshold": 10, "warn_at": [0]}, "e.warn_at[0]"),
+    ({"threshold": 10, "warn_at": [50, 101]}, "e.warn_at[1]"),
+    ({"threshold": 10, "warn_at": [50, 50]}, "e.warn_at"),
+    ({"threshold": 10, "limit": 20}, "e.limit"),
+    (True, "e"),
+])
+def test_malformed_policy_names_the_key(value, field):
+    with pytest.raises(ka.ValidationError) as info:
+        license_value(value, "e")
+    assert info.value.field == field
+
+
+def test_policy_is_stored_normalised():
+    assert license_value({"threshold": 10.0, "warn_at": [80, 50.5], "overage_percent": 10,
+                          "period": "week"}, "e") == {
+        "threshold": 10, "period": "week", "overage_percent": 10, "warn_at": [50.5, 80]}
+    # a warning may sit inside the overage band
+    assert license_value({"threshold": 10, "overage_percent": 20, "warn_at": [110]},
+                         "e")["warn_at"] == [110]
+    assert license_value(7.0, "e") == 7 and license_value(None, "e") is None
+
+
+# --- the pure decision ------------------------------------------------------------------------
+def test_soft_limit_accepts_up_to_the_overage_line_and_reaches_at_the_threshold():
+    policy = Policy(100, overage_percent=20)
+    now = at(2026, 3, 10)
+    at_line = decide("SUM", policy, Stored(90, 1), 30, now)
+    assert at_line.accepted and at_line.after == 120 and at_line.reached
+    over = decide("SUM", policy, Stored(90, 1), 30.5, now)
+    assert not over.accepted and over.after == 90 and "above the limit 120" in over.reason
+    inside = decide("SUM", policy, Stored(110, 2), 5, now)
+    assert inside.accepted and not inside.reached  # already over the threshold
+
+
+def test_warning_levels_once_each_several_at_once():
+    policy = Policy(100, warn_at=(50, 80))
+    now = at(2026, 3, 10)
+    jump = decide("SUM", policy, Stored(10, 1), 75, now)
+    assert jump.warnings == (50, 80) and jump.warned == (50, 80)
+    again = decide("LATEST", policy, Stored(85, 2, warned=(50, 80)), 90, now)
+    assert again.warnings == ()
+
+
+@pytest.mark.parametrize("method", ["LATEST", "MIN", "AVERAGE"])
+def test_recovery_when_an_aggregate_at_or_over_falls_below(method):
+    policy = Policy(100)
+    now = at(2026, 3, 10)
+    falls = decide(method, policy, Stored(100, 1), 0, now)
+    assert falls.accepted and falls.after < 100 and falls.recovered
+    stays = decide(method, policy, Stored(99, 1), 0, now)
+    assert not stays.recovered
+
+
+# --- the boundary matrix on the database ------------------------------------------------------
+BOUNDARIES = [  # (period, last moment of a period, first moment of the next, its start)
+    ("day", at(2026, 3, 10, 23, 59, 59, 999999), at(2026, 3, 11)),
+    ("week", at(2027, 1, 3, 23, 59, 59, 999999), at(2027, 1, 4)),  # end of ISO week 53
+    ("week", at(2026, 12, 27, 23, 59, 59), at(2026, 12, 28)),  # into ISO week 53
+    ("month", at(2024, 2, 29, 23, 59, 59), at(2024, 3, 1)),
+    ("month", at(2026, 2, 28, 23, 59, 59), at(2026, 3, 1)),
+    ("month", at(2026, 4, 30, 23, 59, 59), at(2026, 5, 1)),
+    ("month", at(2026, 1, 31, 23, 59, 59), at(2026, 2, 1)),
+    ("year", at(2026, 12, 31, 23, 59, 59, 999999), at(2027, 1, 1)),
+]
+
+
+def outbox(kaiten, event_type=None):
+    query = sa.select(outbox_events.c.event_type, outbox_events.c.payload).order_by(
+        outbox_events.c.id)
+    if event_type is not None:
+        query = query.where(outbox_events.c.event_type == event_type)
+    with kaiten.db.engine.connect() as connection:
+        return [(row.event_type, row.payload) for row in connection.execute(query)]
+
+
+def payload_of(kaiten, report):
+    with kaiten.db.engine.connect() as connection:
+        return connection.execute(sa.select(feature_audit_trail.c.payload).where(
+            feature_audit_trail.c.id == report.event_id)).scalar_one()
+
+
+def test_every_method_restarts_at_every_period_boundary(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    for method in METHODS:
+        kaiten.entitlements.create(f"m-{method.lower()}", method, aggregation_method=method)
+    for period in ("day", "week", "month", "year"):
+        kaiten.licenses.create(f"per-{period}", period, {
+            f"m-{m.lower()}": {"threshold": 50, "period": period} for m in METHODS})
+    for index, (period, last, first) in enumerate(BOUNDARIES):
+        instance = f"i-{index}"
+        kaiten.instances.create("acme", instance, instance, f"per-{period}")
+        old_start = period_bounds(period, last)[0]
+        for method in METHODS:
+            ent = f"m-{method.lower()}"
+            clock.set(old_start)  # the first moment of the old period counts in it
+            kaiten.usage.report(instance, ent, 40)
+            clock.set(last)
+            closing = kaiten.usage.report(instance, ent, 40)
+            assert closing.period_start == old_start.isoformat().replace("+00:00", "Z")
+            assert closing.usage["event_count"] == (2 if closing.accepted else 1), method
+            assert payload_of(kaiten, closing)["period_start"] == closing.period_start
+            clock.set(first)
+            # before any report of the new period the usage is empty ...
+            assert kaiten.usage.get_value(instance, ent).usage is None
+            # ... and its first report starts from none
+            opening = kaiten.usage.report(instance, ent, 7)
+            assert opening.accepted and opening.previous is None, (period, method)
+            assert opening.usage == {"type": "number", "value": 1 if method == "COUNT" else 7,
+                                     "event_count": 1}
+            assert opening.period_start == first.isoformat().replace("+00:00", "Z")
+            payload = payload_of(kaiten, opening)
+            assert payload["period_start"] == opening.period_start
+            assert payload["aggregate_before"] is None and payload["event_count"] == 1
+    # SUM took the old periods to 80 > 50: those closing reports were rejected
+    assert len(kaiten.audit.trail("i-0", event_name=ka.USAGE_REJECTED, limit=200)) == 1
+
+
+def test_soft_limit_and_warnings_on_the_database(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    kaiten.licenses.create("pro", "Pro", {"api-calls": {
+        "threshold": 1000, "period": "month", "overage_percent": 10, "warn_at": [50, 80]}})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+    clock.set(at(2026, 3, 1))
+    results = [kaiten.usage.report("acme-prod", "api-calls", v)
+               for v in (400, 100, 100, 250, 250, 1)]
+    assert [r.status for r in results] == ["ACCEPTED"] * 5 + ["REJECTED"]
+    assert results[3].usage["value"] == 850 and not results[3].reached
+    assert results[4].usage["value"] == 1100 and results[4].reached  # the overage line
+    assert results[5].usage["value"] == 1100 and "above the limit 1100" in results[5].reason
+    events = [(kind, payload) for kind, payload in outbox(kaiten)
+              if kind != "INSTANCE_CREATED"]
+    assert [(kind, payload.get("percent")) for kind, payload in events] == [
+        (ka.USAGE_WARNING, 50), (ka.USAGE_WARNING, 80), (ka.USAGE_REACHED, None)]
+    warning = dict(events[0][1])
+    assert {k: warning[k] for k in ("instance", "entitlement", "percent", "value", "threshold",
+                                    "period_start")} == {
+        "instance": "acme-prod", "entitlement": "api-calls", "percent": 50, "value": 500,
+        "threshold": 1000, "period_start": "2026-03-01T00:00:00Z"}
+
+
+def test_reached_at_the_threshold_inside_the_overage_band(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    kaiten.licenses.create("pro", "Pro", {"api-calls": {
+        "threshold": 100, "period": "day", "overage_percent": 50, "warn_at": [80]}})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+    day_one = [kaiten.usage.report("acme-prod", "api-calls", v) for v in (90, 10, 50, 1)]
+    assert [r.status for r in day_one] == ["ACCEPTED", "ACCEPTED", "ACCEPTED", "REJECTED"]
+    assert [r.reached for r in day_one] == [False, True, False, False]
+    assert day_one[2].usage["value"] == 150  # exactly the overage line
+    clock.advance(days=1)
+    day_two = [kaiten.usage.report("acme-prod", "api-calls", v) for v in (85, 20)]
+    assert [r.reached for r in day_two] == [False, True]
+    kinds = [(kind, p.get("percent"), p["period_start"][:10]) for kind, p in outbox(kaiten)
+             if kind != "INSTANCE_CREATED"]
+    assert kinds == [
+        (ka.USAGE_WARNING, 80, "2026-03-10"), (ka.USAGE_REACHED, None, "2026-03-10"),
+        (ka.USAGE_RECOVERED, None, "2026-03-11"),  # the new day began below the threshold
+        (ka.USAGE_WARNING, 80, "2026-03-11"), (ka.USAGE_REACHED, None, "2026-03-11")]
+
+
+@pytest.mark.parametrize("method", ["LATEST", "MIN", "AVERAGE"])
+def test_recovery_events_for_falling_methods(kaiten, clock, method):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("gauge", "Gauge", aggregation_method=method)
+    kaiten.licenses.create("pro", "Pro", {"gauge": 100})  # a plain threshold recovers too
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+    values = {"LATEST": (100, 40, 100, 60), "MIN": (100, 40), "AVERAGE": (100, 0)}[method]
+    reports = [kaiten.usage.report("acme-prod", "gauge", v) for v in values]
+    assert all(r.accepted for r in reports)
+    recovered = outbox(kaiten, ka.USAGE_RECOVERED)
+    expected = {"LATEST": 2, "MIN": 1, "AVERAGE": 1}[method]
+    assert len(recovered) == expected
+    assert recovered[0][1]["value"] == reports[1].usage["value"]
+    assert recovered[0][1]["threshold"] == 100 and recovered[0][1]["period_start"] is None
+    trail = kaiten.audit.trail("acme-prod", event_name=ka.USAGE_ACCEPTED, limit=10)
+    assert trail["payload"].map(lambda p: p.get("recovered", False)).sum() == expected
+
+
+def test_recovery_at_a_new_period_only_after_ending_at_or_over(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    kaiten.licenses.create("pro", "Pro", {"api-calls": {"threshold": 10, "period": "day"}})
+    kaiten.instances.create("acme", "A", "a", "pro")
+    kaiten.instances.create("acme", "B", "b", "pro")
+    kaiten.usage.report("a", "api-calls", 10)  # ends the day at the threshold
+    kaiten.usage.report("b", "api-calls", 9)  # ends below
+    clock.advance(days=1)
+    kaiten.usage.report("a", "api-calls", 1)
+    kaiten.usage.report("b", "api-calls", 1)
+    recovered = outbox(kaiten, ka.USAGE_RECOVERED)
+    assert [p["instance"] for _, p in recovered] == ["a"]
+    assert recovered[0][1]["period_start"] == "2026-03-11T00:00:00Z"
+
+
+def test_warning_once_per_level_per_period_even_when_the_aggregate_falls(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("gauge", "Gauge", aggregation_method="LATEST")
+    kaiten.licenses.create("pro", "Pro", {"gauge": {"threshold": 100, "period": "week",
+                                                    "warn_at": [50, 90]}})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+    for value in (60, 10, 70, 95, 0, 95):
+        kaiten.usage.report("acme-prod", "gauge", value)
+    clock.advance(weeks=1)
+    kaiten.usage.report("acme-prod", "gauge", 55)
+    warnings = [(p["percent"], p["value"], p["period_start"][:10])
+                for _, p in outbox(kaiten, ka.USAGE_WARNING)]
+    assert warnings == [(50, 60, "2026-03-09"), (90, 95, "2026-03-09"),
+                        (50, 55, "2026-03-16")]
+
+
+def test_reads_follow_the_current_period(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    policy = {"threshold": 100, "period": "month", "warn_at": [80]}
+    kaiten.licenses.create("pro", "Pro", {"api-calls": policy})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+    kaiten.usage.report("acme-prod", "api-calls", 30)
+    read = kaiten.usage.get_value("acme-prod", "api-calls")
+    assert read.value == 100 and read.policy == policy
+    assert read.usage == {"type": "number", "value": 30, "event_count": 1}
+    clock.set(at(2026, 4, 1))
+    assert kaiten.usage.get_value("acme-prod", "api-calls").usage is None
+    # the old period's row is still stored: nothing was written at the boundary
+    with kaiten.db.engine.connect() as connection:
+        stored = connection.execute(sa.select(entitlement_usage.c.value)).scalar()
+    assert stored["value"] == 30
+
+
+def test_license_update_takes_effect_for_the_next_report(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    kaiten.entitlements.create("seats", "Seats", aggregation_method="MAX")
+    kaiten.licenses.create("pro", "Pro", {"api-calls": 100})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+    assert kaiten.usage.report("acme-prod", "api-calls", 100).accepted
+    assert not kaiten.usage.report("acme-prod", "api-calls", 1).accepted
+    updated = kaiten.licenses.update("pro", name="Pro+", entitlements={
+        "api-calls": {"threshold": 100, "overage_percent": 10}, "seats": 5})
+    assert updated.name == "Pro+" and updated.entitlements == {
+        "api-calls": {"threshold": 100, "overage_percent": 10}, "seats": 5}
+    # a policy without a period keeps the stored aggregate (the period did not change)
+    after = kaiten.usage.report("acme-prod", "api-calls", 10)
+    assert after.accepted and after.usage["value"] == 110
+    assert kaiten.usage.report("acme-prod", "seats", 5).accepted
+    # adding a period starts one at the next report
+    kaiten.licenses.update("pro", entitlements={"api-calls": {"threshold": 100,
+                                                              "period": "day"}})
+    assert kaiten.usage.report("acme-prod", "api-calls", 5).usage["value"] == 5
+    before = table_counts(kaiten)
+    with pytest.raises(ka.ValidationError) as info:
+        kaiten.licenses.update("pro", entitlements={"api-calls": {"threshold": 1,
+                                                                  "warn_at": [200]}})
+    assert info.value.field == "entitlements.api-calls.warn_at[0]"
+    with pytest.raises(ka.NotFoundError):
+        kaiten.licenses.update("nope", name="x")
+    assert table_counts(kaiten) == before
+    with pytest.raises(ka.ReadOnlyError):
+        kaiten.read_only().licenses.update("pro", name="x")
+
+
+def test_audit_rows_of_a_policy_report_carry_the_period(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    kaiten.licenses.create("pro", "Pro", {"api-calls": {"threshold": 5, "period": "year"}})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+    kaiten.usage.report("acme-prod", "api-calls", 6)  # rejected: its payload has it too
+    with kaiten.db.engine.connect() as connection:
+        payload = connection.execute(sa.select(feature_audit_trail.c.payload)).scalar()
+    assert payload["period_start"] == "2026-01-01T00:00:00Z"
+    assert payload["period_end"] == "2027-01-01T00:00:00Z"
+    assert payload["reason"].startswith("the aggregate would be 6")
+
+
+def test_a_database_at_the_empty_0006_revision_upgrades_and_keeps_its_usage(database_url):
+    """Databases that applied 0006 while it was an empty placeholder get the columns too."""
+    from alembic.script import ScriptDirectory
+
+    from kaiten_analytics.db.migrate import alembic_config, current_revision, upgrade
+
+    engine = sa.create_engine(database_url)
+    upgrade(engine, "0006")
+    with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO customers (id, slug, name, created_at) VALUES (1, 'acme', 'A', :t)",
+            "INSERT INTO licenses (id, slug, name, description) VALUES (1, 'pro', 'P', '')",
+            "INSERT INTO entitlements (id, slug, name, type, aggregation_method, description) "
+            "VALUES (1, 'api-calls', 'API', 'NUMBER', 'SUM', '')",
+            "INSERT INTO license_entitlements (license_id, entitlement_id, value) "
+            "VALUES (1, 1, '100')",
+            "INSERT INTO instances (id, customer_id, name, slug, description, license_id, "
+            "metadata, created_at, updated_at) VALUES (1, 1, 'P', 'acme-prod', '', 1, '{}', "
+            ":t, :t)",
+            "INSERT INTO entitlement_usage (instance_id, entitlement_id, value, updated_at) "
+            "VALUES (1, 1, '{\"type\": \"number\", \"value\": 40, \"event_count\": 2}', :t)",
+        ):
+            connection.execute(sa.text(statement), {"t": at(2026, 3, 1)})
+    engine.dispose()
+    kaiten = ka.connect(database_url, clock=lambda: at(2026, 3, 10))
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert current_revision(kaiten.db.engine) == head
+    assert kaiten.usage.get_value("acme-prod", "api-calls").usage["value"] == 40
+    assert kaiten.usage.report("acme-prod", "api-calls", 60).usage == {
+        "type": "number", "value": 100, "event_count": 3}
+    kaiten.close()
