@@ -2,9 +2,9 @@
 environment (not editable, no system site-packages), then ``kaiten console`` from a directory
 that is not a checkout.
 
-The wheel is built from a copy of the source tree without build leftovers (a stale
-``build/`` would put files into the wheel that the tree no longer has). pip's own cache
-makes the install fast when it ran before.
+Both the install and the wheel whose contents are checked are built from a copy of the
+source tree without build leftovers (a stale ``build/`` would put files into the wheel that
+the tree no longer has). pip's own cache makes the install fast when it ran before.
 """
 
 from __future__ import annotations
@@ -43,28 +43,35 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The distribution ``pip`` builds from the source tree, as a wheel file."""
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "source"
-    shutil.copytree(ROOT, source, ignore=LEFTOVERS)
+def source(tmp_path_factory) -> Path:
+    """A copy of the source tree, as a fresh clone has it (no build leftovers)."""
+    copy = tmp_path_factory.mktemp("source") / "kaiten-analytics"
+    shutil.copytree(ROOT, copy, ignore=LEFTOVERS)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def wheel(source, tmp_path_factory) -> Path:
+    """The wheel ``pip`` builds from the source tree."""
+    dist = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--wheel-dir", str(work / "dist"), str(source)],
+                    "--wheel-dir", str(dist), str(source)],
                    check=True, capture_output=True, text=True, timeout=PIP_SECONDS,
                    env=clean_env())
-    (built,) = (work / "dist").glob("kaiten_analytics-*.whl")
+    (built,) = dist.glob("kaiten_analytics-*.whl")
     return built
 
 
 @pytest.fixture(scope="module")
-def installed(wheel, tmp_path_factory) -> Path:
-    """The ``bin`` directory of a fresh virtual environment with ``<wheel>[console]``."""
+def installed(source, tmp_path_factory) -> Path:
+    """The ``bin`` directory of a fresh virtual environment after ``pip install
+    ".[console]"`` in the source tree (not editable)."""
     venv = tmp_path_factory.mktemp("venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    result = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         f"{wheel}[console]"], capture_output=True, text=True, timeout=PIP_SECONDS,
-        env=clean_env(), cwd=venv)
+    result = subprocess.run(  # --no-compile: the .pyc files of every dependency cost CPU
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
+         ".[console]"], capture_output=True, text=True, timeout=PIP_SECONDS,
+        env=clean_env(), cwd=source)
     assert result.returncode == 0, result.stdout + result.stderr
     return venv / "bin"
 
