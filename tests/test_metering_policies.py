@@ -365,3 +365,120 @@ def test_a_database_at_the_empty_0006_revision_upgrades_and_keeps_its_usage(data
     assert kaiten.usage.report("acme-prod", "api-calls", 60).usage == {
         "type": "number", "value": 100, "event_count": 3}
     kaiten.close()
+
+
+# --- dry runs and usage at a moment ---------------------------------------------------------
+def _policy_catalogue(kaiten):
+    kaiten.customers.create("acme", "Acme")
+    for method in METHODS:
+        kaiten.entitlements.create(f"m-{method.lower()}", method, aggregation_method=method)
+    kaiten.licenses.create("pro", "Pro", {
+        "m-sum": {"threshold": 60, "period": "day", "overage_percent": 25, "warn_at": [50]},
+        "m-count": {"threshold": 5, "period": "day"},
+        "m-average": {"threshold": 30, "period": "week", "warn_at": [90]},
+        "m-max": 40, "m-min": {"threshold": 10, "period": "month"},
+        "m-latest": {"threshold": 20, "period": "day", "overage_percent": 50}})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+
+
+def test_check_writes_nothing_and_agrees_with_the_report_that_follows(kaiten, clock):
+    import random
+
+    _policy_catalogue(kaiten)
+    rng = random.Random(16)
+    clock.set(at(2026, 3, 8, 20))
+    for _ in range(60):
+        method = rng.choice(METHODS)
+        value = rng.choice([0, 1, 2.5, 5, 9, 12, 20, 25, 31])
+        clock.advance(minutes=rng.choice([0, 7, 45, 240]))
+        before = table_counts(kaiten)
+        dry = kaiten.usage.check("acme-prod", f"m-{method.lower()}", value)
+        assert table_counts(kaiten) == before  # not even an audit row
+        assert dry.event_id is None
+        real = kaiten.usage.report("acme-prod", f"m-{method.lower()}", value)
+        assert real.event_id is not None
+        assert dry == ka.UsageReport(**{**real.__dict__, "event_id": None}), (method, value)
+    with pytest.raises(ka.ValidationError):
+        kaiten.usage.check("acme-prod", "m-sum", float("inf"))
+    with pytest.raises(ka.NotFoundError):
+        kaiten.usage.check("nope", "m-sum", 1)
+    # a dry run is a read: a read-only handle may make it
+    assert kaiten.read_only().usage.check("acme-prod", "m-max", 1).status == "ACCEPTED"
+
+
+def _replay(kaiten, instance):
+    """Every accepted report in order, replayed from the trail's values by the rules."""
+    from kaiten_analytics.policy import policy_of
+    from kaiten_analytics.service.aggregation import candidate
+
+    license = {ent: policy_of(value)
+               for ent, value in kaiten.licenses.update("pro").entitlements.items()}
+    trail = kaiten.audit.trail(instance, event_name=ka.USAGE_ACCEPTED, limit=200)
+    assert len(trail) < 200
+    steps, state = [], {}
+    for row in trail.iloc[::-1].itertuples():
+        policy = license[row.entitlement]
+        method = kaiten.entitlements.list().set_index("slug").loc[row.entitlement,
+                                                                  "aggregation_method"]
+        bounds = period_bounds(policy.period if policy else None, row.created_at)
+        aggregate, count, held = state.get(row.entitlement, (None, 0, None))
+        if held != bounds:
+            aggregate, count = None, 0
+        aggregate = candidate(method, aggregate, count, row.payload["value"])
+        state[row.entitlement] = (aggregate, count + 1, bounds)
+        steps.append((row.created_at.to_pydatetime(), row.entitlement, aggregate, count + 1,
+                      bounds[1]))
+    return steps
+
+
+def _replayed_at(steps, entitlement, when):
+    found = None
+    for created, ent, aggregate, count, end in steps:
+        if ent == entitlement and created <= when:
+            found = (aggregate, count, end)
+    if found is None or (found[2] is not None and found[2] <= when):
+        return None
+    return found[:2]
+
+
+def test_usage_at_equals_a_replay_of_the_trail_at_random_moments(kaiten, clock):
+    import random
+
+    _policy_catalogue(kaiten)
+    rng = random.Random(61)
+    clock.set(at(2026, 3, 9, 22, 50))
+    for _ in range(120):
+        clock.advance(minutes=rng.choice([0, 0, 3, 14, 15, 50, 200]))
+        method = rng.choice(METHODS)
+        if rng.random() < 0.15:
+            kaiten.usage.get_value("acme-prod", f"m-{method.lower()}")
+        else:
+            kaiten.usage.report("acme-prod", f"m-{method.lower()}", rng.choice([1, 3, 7, 15]))
+    end = clock.now
+    steps = _replay(kaiten, "acme-prod")
+    moments = [created for created, *_ in steps[::7]]  # exactly at reports
+    moments += [created - US for created, *_ in steps[::11]]  # just before them
+    moments += [at(2026, 3, 10), at(2026, 3, 11), at(2026, 3, 16), at(2026, 4, 1),
+                at(2026, 3, 9), end + timedelta(days=40)]
+    moments += [at(2026, 3, 9, 22) + timedelta(seconds=rng.randrange(0, 7 * 86400))
+                for _ in range(30)]
+    reads_before = kaiten.audit.count("acme-prod").count
+    for when in moments:
+        for method in METHODS:
+            ent = f"m-{method.lower()}"
+            expected = _replayed_at(steps, ent, when)
+            got = kaiten.usage.at("acme-prod", ent, when)
+            if expected is None:
+                assert got is None, (ent, when)
+            else:
+                assert got is not None, (ent, when)
+                assert got["value"] == pytest.approx(expected[0]) and \
+                    got["event_count"] == expected[1], (ent, when)
+    assert kaiten.usage.at("acme-prod", "m-sum", "2026-03-10T00:00:00Z") == \
+        kaiten.usage.at("acme-prod", "m-sum", at(2026, 3, 10))
+    assert kaiten.audit.count("acme-prod").count == reads_before  # no read event appended
+    with pytest.raises(ka.ValidationError) as info:
+        kaiten.usage.at("acme-prod", "m-sum", "2026-03-10")
+    assert info.value.field == "when"
+    with pytest.raises(ka.ValidationError):
+        kaiten.usage.at("acme-prod", "m-sum", None)
