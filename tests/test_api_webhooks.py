@@ -5,10 +5,15 @@ HTTP receiving messages that verify with its secret, deliveries, attempts, retry
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 import pytest
-from api_support import ApiServer, make_keys
+from api_support import ROOT, ApiServer, make_keys
 from conftest import ENGINES, fresh_database_url
 from cryptography.fernet import Fernet
 from standardwebhooks.webhooks import Webhook
@@ -273,3 +278,33 @@ def test_openapi_declares_the_webhook_operations(served):
     events = schema["components"]["schemas"]["WebhookEndpointCreate"]["properties"]["events"]
     [listed] = [branch for branch in events["anyOf"] if branch.get("type") == "array"]
     assert listed["items"]["enum"] == list(ka.WEBHOOK_EVENT_TYPES)
+
+
+# --- the README stays true ---------------------------------------------------------------------
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the examples need curl")
+def test_the_readmes_webhook_curl_examples_work_as_written(tmp_path, monkeypatch):
+    text = (ROOT / "README.md").read_text()
+    start = text.index("\n## Webhooks")
+    section = text[start:text.index("\n## ", start + 1)]
+    commands = [c.strip() for b in re.findall(r"```bash\n(.*?)```", section, re.S)
+                for c in b.replace("\\\n", "").splitlines() if c.startswith("curl ")]
+    assert len(commands) >= 3 and any("/api/webhook-endpoints" in c for c in commands)
+    url = f"sqlite:///{tmp_path / 'kaiten.db'}"
+    env = {"KAITEN_WEBHOOKS_SECRET_KEY": Fernet.generate_key().decode()}
+    monkeypatch.setenv("KAITEN_WEBHOOKS_SECRET_KEY", env["KAITEN_WEBHOOKS_SECRET_KEY"])
+    kaiten = ka.connect(url)
+    key = kaiten.keys.create("readme", "admin").secret
+    try:
+        with ApiServer(url, env=env) as server:
+            for command in commands:
+                run = command.replace("http://127.0.0.1:8000", server.base_url).replace(
+                    "curl ", "curl -w '\\n%{http_code}' ", 1)
+                done = subprocess.run(["bash", "-c", run], env={**os.environ, "KEY": key},
+                                      capture_output=True, text=True, timeout=60)
+                body, _, status = done.stdout.rpartition("\n")
+                assert done.returncode == 0 and status.startswith("2"), (command, done.stdout)
+                json.loads(body)
+        assert len(kaiten.webhooks.list()) == 1
+        assert len(kaiten.webhooks.deliveries()) == 1  # the test message
+    finally:
+        kaiten.close()

@@ -51,6 +51,8 @@ DEFAULT_POLL_INTERVAL = 0.2
 DEFAULT_MAX_IN_FLIGHT = 8
 #: how often the loop re-reads the endpoints and their secrets (added, removed, rotated)
 ENDPOINT_REFRESH = 1.0
+#: how long a pass waits for more attempts to finish once one has (seconds)
+BATCH_LINGER = 0.01
 #: PostgreSQL's deadlock_detected and serialization_failure
 _RETRYABLE = ("40P01", "40001")
 
@@ -208,15 +210,22 @@ class Relay:
         return stats
 
     def _wait_for_results(self, timeout: float) -> list[_Finished]:
+        """Wait up to ``timeout`` for a result, then up to ``BATCH_LINGER`` for the others in
+        flight: their outcomes and the next claims then share one transaction."""
         try:
             finished = [self._results.get(timeout=timeout)]
         except queue.Empty:
             return []
-        while True:
+        in_flight = sum(e.in_flight for e in self._endpoints.values())
+        linger = time.monotonic() + BATCH_LINGER
+        while len(finished) < in_flight:
+            left = linger - time.monotonic()
             try:
-                finished.append(self._results.get_nowait())
+                finished.append(self._results.get(timeout=left) if left > 0
+                                else self._results.get_nowait())
             except queue.Empty:
-                return finished
+                break
+        return finished
 
     def _step(self, finished: list[_Finished], stats: WebhookRunStats, cutoff: datetime | None,
               claim: bool) -> int:
