@@ -73,6 +73,7 @@ def test_created_key_is_shown_once_then_never_and_revoke_stops_it(catalogue, con
     assert listed[["name", "role", "customer", "state"]].values.tolist() == [
         ["billing-sync", "reporter", "acme", "active"]]
     assert secret not in listed.to_csv()
+    assert at.text_input(key="new_api_key_1_name").value == ""  # a fresh form for the next
 
     at.run()  # any later run: the secret is gone for good
     assert not at.code and secret not in everything_shown(at)
@@ -125,6 +126,7 @@ def test_add_send_test_and_retry_show_the_delivery_its_status_and_response_code(
     [endpoint] = catalogue.webhooks.list().itertuples()
     assert (endpoint.url, endpoint.events, endpoint.description) == (
         receiver.url("/hook"), ["INSTANCE_CREATED"], "billing")
+    assert at.text_input(key="new_webhook_1_url").value == ""  # a fresh form for the next
     at.run()
     assert not at.code and secret not in everything_shown(at)
 

@@ -6,13 +6,14 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from kaiten_console import session
+from kaiten_console import fresh_forms, session
 from kaiten_console.refusals import show_refusal
 
 TABLE_KEY = "api_keys_table"
 REVOKING_KEY = "api_keys_revoking"  # the name of the key whose revocation is being confirmed
 CREATED_KEY = "api_keys_created"  # (name, secret) of the key just created: shown on one run
 FLASH_KEY = "api_keys_flash"
+FORM = "new_api_key"
 LABELS = {"name": "Name", "role": "Role", "customer": "Customer"}
 ROLE_HELP = {
     "admin": "everything, every customer's instances and the webhooks",
@@ -49,16 +50,18 @@ def render_created() -> None:
 def render_create(customers: dict[str, str]) -> None:
     """Draw the New key form, with the library's error beside it."""
     form_col, error_col = st.columns([2, 1])
-    with form_col, st.form("new_api_key", enter_to_submit=False):
+    with form_col, st.form(FORM, enter_to_submit=False):
         st.subheader("New API key")
         name_col, role_col, customer_col = st.columns(3)
-        name = name_col.text_input("Name", key="new_api_key_name",
+        name = name_col.text_input("Name", key=fresh_forms.key(FORM, "name"),
                                    placeholder="e.g. billing-sync",
                                    help="A slug naming the key; names are never reused.")
-        role = role_col.selectbox("Role", ka.API_KEY_ROLES, key="new_api_key_role",
-                                  format_func=lambda r: f"{r} — {ROLE_HELP.get(r, '')}")
+        role = role_col.selectbox("Role", ka.API_KEY_ROLES,
+                                  key=fresh_forms.key(FORM, "role"),
+                                  help="  \n".join(f"**{r}**: {ROLE_HELP.get(r, r)}"
+                                                   for r in ka.API_KEY_ROLES))
         customer = customer_col.selectbox(
-            "Customer", [None, *customers], key="new_api_key_customer",
+            "Customer", [None, *customers], key=fresh_forms.key(FORM, "customer"),
             format_func=lambda slug: "Every customer" if slug is None
             else f"{customers[slug]} ({slug})",
         )
@@ -72,6 +75,7 @@ def render_create(customers: dict[str, str]) -> None:
     else:
         st.session_state[CREATED_KEY] = (created.name, created.secret)
         st.session_state.pop(TABLE_KEY, None)
+        fresh_forms.renew(FORM)  # an empty form for the next key
         st.rerun()
 
 

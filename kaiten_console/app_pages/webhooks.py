@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from kaiten_console import session
+from kaiten_console import fresh_forms, session
 from kaiten_console.refusals import show_refusal
 
 ENDPOINTS_KEY = "webhooks_endpoints_table"
@@ -20,6 +20,7 @@ REMOVING_KEY = "webhooks_removing"  # the endpoint id whose removal is being con
 SECRET_KEY = "webhooks_secret"  # (what, secret) just made: shown on one run only
 FLASH_KEY = "webhooks_flash"
 RECENT = 50  # deliveries listed
+FORM = "new_webhook"
 LABELS = {"url": "URL", "events": "Events", "description": "Description"}
 ENDPOINT_COLUMNS = {
     "id": st.column_config.NumberColumn("Id", format="%d"),
@@ -75,14 +76,14 @@ def render_secret() -> None:
 def render_add() -> None:
     """Draw the Add endpoint form, with the library's error beside it."""
     form_col, error_col = st.columns([2, 1])
-    with form_col, st.form("new_webhook", enter_to_submit=False):
+    with form_col, st.form(FORM, enter_to_submit=False):
         st.subheader("Add an endpoint")
-        url = st.text_input("URL", key="new_webhook_url",
+        url = st.text_input("URL", key=fresh_forms.key(FORM, "url"),
                             placeholder="https://hooks.example.com/kaiten")
-        events = st.multiselect("Events", ka.WEBHOOK_EVENT_TYPES, key="new_webhook_events",
-                                placeholder="Every event",
+        events = st.multiselect("Events", ka.WEBHOOK_EVENT_TYPES,
+                                key=fresh_forms.key(FORM, "events"), placeholder="Every event",
                                 help="The event types to send; none chosen = every type.")
-        description = st.text_input("Description", key="new_webhook_description")
+        description = st.text_input("Description", key=fresh_forms.key(FORM, "description"))
         submitted = st.form_submit_button("Add endpoint", type="primary")
     if not submitted:
         return
@@ -95,6 +96,7 @@ def render_add() -> None:
         st.session_state[SECRET_KEY] = (f"Added endpoint {added.id}: **{added.url}**.",
                                         added.secret)
         st.session_state.pop(ENDPOINTS_KEY, None)
+        fresh_forms.renew(FORM)  # an empty form for the next endpoint
         st.rerun()
 
 
@@ -166,7 +168,7 @@ def delivery_table(deliveries: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "id": deliveries["id"], "event_type": deliveries["event_type"],
         "status": deliveries["status"], "last_status_code": deliveries["last_status_code"],
-        "attempts": deliveries["attempts"], "last_error": deliveries["last_error"],
+        "attempts": deliveries["attempts"], "last_error": deliveries["last_error"].fillna("—"),
         "next_attempt": [session.local_time(t) if status in ("pending", "delivering") else "—"
                          for t, status in zip(deliveries["next_attempt_at"],
                                               deliveries["status"], strict=True)],
