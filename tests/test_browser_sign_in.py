@@ -247,10 +247,16 @@ def test_a_viewer_sees_every_page_without_a_write_button(console, provider, page
     for title in ["Instances", "Instance detail", "Flags", "Report usage", "Fleet"]:
         expect(navigation.get_by_text(title, exact=True)).to_be_visible()
 
+    # every page of the menu (pages added later too), then the instance detail of one
+    links = navigation.get_by_role("link")
+    expect(links.first).to_be_visible()
+    paths = [link.get_attribute("href").removeprefix(base) for link in links.all()]
+    assert len(paths) >= 5 and "/fleet" in paths, paths
     slug = first_slug(url)
-    for path in ["/flags", f"/instance?instance={slug}", "/fleet"]:
+    for path in [*paths, f"/instance?instance={slug}"]:
         open_page(page, base, path)
         expect_no_write_button(page)
+        expect(page.get_by_test_id("stSidebar").get_by_text("· viewer")).to_be_visible()
     open_page(page, base, f"/report_usage?instance={slug}")
     expect(page.get_by_text("Reporting usage needs the admin role")).to_be_visible()
     expect_no_write_button(page)
