@@ -21,6 +21,7 @@ import random
 import secrets
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -210,22 +211,32 @@ class Relay:
         return stats
 
     def _wait_for_results(self, timeout: float) -> list[_Finished]:
-        """Wait up to ``timeout`` for a result, then up to ``BATCH_LINGER`` for the others in
-        flight: their outcomes and the next claims then share one transaction."""
+        """Wait up to ``timeout`` for a result; then, for up to ``BATCH_LINGER``, for enough
+        others that some endpoint can claim a batch: their outcomes and the claims then share
+        one transaction. An endpoint whose attempts hang does not hold the pass up longer."""
         try:
             finished = [self._results.get(timeout=timeout)]
         except queue.Empty:
             return []
-        in_flight = sum(e.in_flight for e in self._endpoints.values())
         linger = time.monotonic() + BATCH_LINGER
-        while len(finished) < in_flight:
+        while not self._batch_ready(finished):
             left = linger - time.monotonic()
             try:
                 finished.append(self._results.get(timeout=left) if left > 0
                                 else self._results.get_nowait())
             except queue.Empty:
                 break
-        return finished
+        while True:
+            try:
+                finished.append(self._results.get_nowait())
+            except queue.Empty:
+                return finished
+
+    def _batch_ready(self, finished: list[_Finished]) -> bool:
+        """True when, with ``finished`` recorded, some endpoint has half its slots free."""
+        done = Counter(item.claim.endpoint_id for item in finished)
+        keep = self._max_in_flight - max(1, self._max_in_flight // 2)
+        return any(e.in_flight - done[e.id] <= keep for e in self._endpoints.values())
 
     def _step(self, finished: list[_Finished], stats: WebhookRunStats, cutoff: datetime | None,
               claim: bool) -> int:
