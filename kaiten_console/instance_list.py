@@ -187,8 +187,9 @@ def render_create(scope: Scope, customer: str | None, customers: dict[str, str],
     """Draw the New instance form with the library's error beside it."""
     st.subheader("New instance")
     if not customers or not licenses:
-        st.warning("An instance needs a customer and a license: create them with "
-                   "`kaiten.customers.create` / `kaiten.licenses.create`, or run `kaiten demo`.")
+        st.warning("An instance needs a customer and a license: create a customer on the "
+                   "Customers page and a license with `kaiten.licenses.create`, or run "
+                   "`kaiten demo`.")
         return
     start = session.today()
     initial = InstanceInput(

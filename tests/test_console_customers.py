@@ -164,3 +164,10 @@ def test_new_customer_form_creates_and_refuses_with_the_input_kept_sqlite_only(
     assert not at.error
     assert list(shop.customers.list()["slug"]) == ["acme", "globex", "initech", "umbrella"]
     assert "umbrella" in list(at.dataframe[0].value["slug"])
+
+
+def test_the_instance_detail_links_to_its_customer_sqlite_only(shop, console_for):
+    at = open_page(console_for(shop), page_paths.INSTANCE, instance="acme-edge")
+    [link] = [e.proto for e in at.get("page_link") if e.proto.label.endswith("'s instances")]
+    assert link.label == "Acme Corp's instances"
+    assert link.query_string == "customer=acme"

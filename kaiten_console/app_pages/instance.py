@@ -99,6 +99,10 @@ def main() -> None:
     st.title(instance.name)
     st.caption(f"`{instance.slug}` · {instance.description}" if instance.description
                else f"`{instance.slug}`")
+    customer_name = session.names(session.customers()).get(instance.customer,
+                                                            instance.customer)
+    st.page_link(page_paths.CUSTOMER, label=f"{customer_name}'s instances",
+                 icon=":material/apartment:", query_params={"customer": instance.customer})
     tz = session.timezone()
     kaiten = session.kaiten()
     overview, flags, entitlements, audit = st.tabs(TABS, key="tab", bind="query-params",
