@@ -10,7 +10,7 @@ Run it from the repository root::
     .venv/bin/python benchmarks/analytics.py --scale 0.5 --drop    # remove the kept databases
 
 The databases
-    Two per engine, built with the demo generator (``kaiten_analytics.demo.build.build_demo``,
+    Two per engine, built with the demo generator (``kaiten.demo.build``,
     90 days of history, seed 7): **full** is the full scale times ``--scale`` — 100 customers, 1,000
     instances, 9M fleet events plus 1M on the big instance ``megacorp-prod`` (10M in all) at
     scale 1 — and **tenth** has a tenth of those events (the big instance 100k at scale 1),
@@ -209,7 +209,6 @@ def completed_build(database: BenchDatabase) -> float | None:
 def build(database: BenchDatabase) -> None:
     """Create the database afresh and fill it with the demo generator; record the build."""
     import kaiten_analytics as ka
-    from kaiten_analytics.demo.build import build_demo
 
     drop(database)
     if database.engine == "sqlite":
@@ -225,9 +224,10 @@ def build(database: BenchDatabase) -> None:
     started = time.monotonic()
     kaiten = ka.connect(database.url)
     try:
-        summary = build_demo(kaiten, customers=CUSTOMERS, instances=INSTANCES,
-                             events=database.fleet_events, big_instance_events=database.big_events,
-                             days=DAYS, seed=SEED, progress=True)
+        summary = kaiten.demo.build(customers=CUSTOMERS, instances=INSTANCES,
+                                    events=database.fleet_events,
+                                    big_instance_events=database.big_events, days=DAYS,
+                                    seed=SEED, progress=True)
         seconds = time.monotonic() - started
         with kaiten.db.engine.begin() as connection:
             connection.execute(sa.text(

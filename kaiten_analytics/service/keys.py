@@ -16,12 +16,15 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import sqlalchemy as sa
 
 from kaiten_analytics import fields
 from kaiten_analytics.config import api_key_pepper
 from kaiten_analytics.db.database import Database
+from kaiten_analytics.db.driver_statements import StatementCache
 from kaiten_analytics.db.lookup import id_for
 from kaiten_analytics.db.models import api_keys, customers
 from kaiten_analytics.entities import ApiKey
@@ -83,10 +86,13 @@ def authenticate(db: Database, *, secret: str) -> ApiKey:
         raise _unknown()
     digest = _hash(secret)
     with db.read() as connection:
-        row = connection.execute(_SELECT.where(api_keys.c.key_hash == digest)).first()
-    if (row is None or not hmac.compare_digest(row.key_hash, digest)
-            or row.revoked_at is not None):
+        # every API request asks this: compiled once, run on the driver's cursor
+        found = _STATEMENTS.driver(connection, "by_hash").first(connection,
+                                                                {"key_hash": digest})
+    if (found is None or not hmac.compare_digest(found["key_hash"], digest)
+            or found["revoked_at"] is not None):
         raise _unknown()
+    row = SimpleNamespace(**found)
     now = db.now()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         stale = now - LAST_USED_RESOLUTION
@@ -108,9 +114,11 @@ def _unknown() -> NotFoundError:
 
 _SELECT = (sa.select(api_keys, customers.c.slug.label("customer_slug"))
            .select_from(api_keys.outerjoin(customers, customers.c.id == api_keys.c.customer_id)))
+_STATEMENTS = StatementCache({"by_hash": lambda _connection: _SELECT.where(
+    api_keys.c.key_hash == sa.bindparam("key_hash", type_=api_keys.c.key_hash.type))})
 
 
-def _key(row: sa.Row) -> ApiKey:
+def _key(row: Any) -> ApiKey:
     return ApiKey(name=row.name, role=row.role, customer=row.customer_slug, prefix=row.prefix,
                   created_at=row.created_at, last_used_at=row.last_used_at,
                   revoked_at=row.revoked_at, id=row.id)
