@@ -197,3 +197,35 @@ def test_an_invalid_endpoint_shows_the_message_beside_the_form_and_keeps_it_sqli
     assert "**URL**" in errors[0]
     assert at.text_input(key="new_webhook_url").value == "ftp://files.example.com/"
     assert catalogue.webhooks.list().empty and not at.code
+
+
+def test_a_demoted_admins_stale_webhook_and_key_buttons_write_nothing_sqlite_only(
+        catalogue, console_for):
+    from test_console_access import ADMIN, AUTH
+
+    catalogue.users.add(ADMIN, "admin")
+    catalogue.keys.create("ops", "admin")
+    endpoint = catalogue.webhooks.add("https://hooks.example.com/kaiten").id
+    for page, select, first, label in [
+            (page_paths.WEBHOOKS, ("https://hooks.example.com/kaiten", ENDPOINTS, "url"),
+             None, "Send test event"),
+            (page_paths.API_KEYS, ("ops", "api_keys_table", "name"), "Revoke", "Revoke key")]:
+        catalogue.users.add(ADMIN, "admin")
+        at = console_for(catalogue)
+        at.secrets["auth"] = dict(AUTH)
+        at.user = {"is_logged_in": True, "email": ADMIN, "email_verified": True}
+        open_page(at, page)
+        value, key, column = select
+        select_row(at, value, key=key, column=column)
+        if first:
+            click(at, first)
+        button = next(b for b in at.button if b.label == label)
+        catalogue.users.add(ADMIN, "viewer")  # demoted while the page is open
+        before = table_counts(catalogue)
+        button.click()
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert table_counts(catalogue) == before, page
+        assert label not in texts(at.button)
+    assert catalogue.webhooks.deliveries(endpoint).empty
+    assert catalogue.keys.list()["active"].tolist() == [True]
