@@ -46,12 +46,13 @@ def reload(at: AppTest) -> AppTest:
     return at.run()
 
 
-def select_row(at: AppTest, slug: str, key: str = "instances_table", table: int = 0,
+def select_row(at: AppTest, slug: str, key: str | None = None, table: int = 0,
                column: str = "slug") -> AppTest:
-    """Select the row showing ``slug`` in ``column`` of the ``table``-th table, whose widget
-    key is ``key`` (AppTest cannot click a row)."""
-    values = list(at.dataframe[table].value[column])
-    at.session_state[key] = {
+    """Select the row showing ``slug`` in ``column`` of the ``table``-th table (AppTest cannot
+    click a row); ``key`` is the table's widget key, by default the one it was drawn with."""
+    frame = at.dataframe[table]
+    values = list(frame.value[column])
+    at.session_state[key or frame.key] = {
         "selection": {"rows": [values.index(slug)], "columns": [], "cells": []}
     }
     return at.run()

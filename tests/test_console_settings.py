@@ -20,8 +20,6 @@ from webhook_receiver import Receiver
 import kaiten_analytics as ka
 from kaiten_console import page_paths
 
-ENDPOINTS, DELIVERIES = "webhooks_endpoints_table", "webhooks_deliveries_table"
-
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -81,7 +79,7 @@ def test_created_key_is_shown_once_then_never_and_revoke_stops_it(catalogue, con
     assert secret.startswith(prefix) and len(prefix) < len(secret) // 2
     assert at.dataframe[0].value["prefix"].tolist() == [f"{prefix}…"]  # identifies it
 
-    select_row(at, "billing-sync", key="api_keys_table", column="name")
+    select_row(at, "billing-sync", column="name")
     click(at, "Revoke")
     assert any("Revoke **billing-sync**?" in warning for warning in texts(at.warning))
     assert catalogue.keys.list()["active"].tolist() == [True]  # not before the confirmation
@@ -130,7 +128,7 @@ def test_add_send_test_and_retry_show_the_delivery_its_status_and_response_code(
     at.run()
     assert not at.code and secret not in everything_shown(at)
 
-    select_row(at, receiver.url("/hook"), key=ENDPOINTS, column="url")
+    select_row(at, receiver.url("/hook"), column="url")
     click(at, "Send test event")
     assert not at.exception and not at.error
     assert delivery_rows(at) == [{"event_type": "WEBHOOK_TEST", "status": "pending",
@@ -141,7 +139,7 @@ def test_add_send_test_and_retry_show_the_delivery_its_status_and_response_code(
     assert delivery_rows(at) == [{"event_type": "WEBHOOK_TEST", "status": "pending",
                                   "last_status_code": 500, "attempts": 1}]
     [delivery] = catalogue.webhooks.deliveries()["id"].tolist()
-    select_row(at, "WEBHOOK_TEST", key=DELIVERIES, table=1, column="event_type")
+    select_row(at, "WEBHOOK_TEST", table=1, column="event_type")
     assert at.dataframe[2].value[["status_code", "response_excerpt"]].values.tolist() == [
         [500, "try later"]]
     # not due again for a while: the relay leaves it, until Retry makes it due now
@@ -164,7 +162,7 @@ def test_disable_enable_rotate_and_remove_an_endpoint_sqlite_only(catalogue, con
                                                                  receiver):
     added = catalogue.webhooks.add(receiver.url("/a"))
     at = open_page(console_for(catalogue), page_paths.WEBHOOKS)
-    select_row(at, receiver.url("/a"), key=ENDPOINTS, column="url")
+    select_row(at, receiver.url("/a"), column="url")
     click(at, "Disable")
     assert catalogue.webhooks.get(added.id).enabled is False
     assert at.dataframe[0].value["state"].iloc[0].startswith("disabled")
@@ -207,16 +205,16 @@ def test_a_demoted_admins_stale_webhook_and_key_buttons_write_nothing_sqlite_onl
     catalogue.keys.create("ops", "admin")
     endpoint = catalogue.webhooks.add("https://hooks.example.com/kaiten").id
     for page, select, first, label in [
-            (page_paths.WEBHOOKS, ("https://hooks.example.com/kaiten", ENDPOINTS, "url"),
-             None, "Send test event"),
-            (page_paths.API_KEYS, ("ops", "api_keys_table", "name"), "Revoke", "Revoke key")]:
+            (page_paths.WEBHOOKS, ("https://hooks.example.com/kaiten", "url"), None,
+             "Send test event"),
+            (page_paths.API_KEYS, ("ops", "name"), "Revoke", "Revoke key")]:
         catalogue.users.add(ADMIN, "admin")
         at = console_for(catalogue)
         at.secrets["auth"] = dict(AUTH)
         at.user = {"is_logged_in": True, "email": ADMIN, "email_verified": True}
         open_page(at, page)
-        value, key, column = select
-        select_row(at, value, key=key, column=column)
+        value, column = select
+        select_row(at, value, column=column)
         if first:
             click(at, first)
         button = next(b for b in at.button if b.label == label)
@@ -229,3 +227,34 @@ def test_a_demoted_admins_stale_webhook_and_key_buttons_write_nothing_sqlite_onl
         assert label not in texts(at.button)
     assert catalogue.webhooks.deliveries(endpoint).empty
     assert catalogue.keys.list()["active"].tolist() == [True]
+
+
+def test_retry_acts_on_the_delivery_on_screen_when_a_newer_one_came_first_sqlite_only(
+        catalogue, console_for, receiver, clock):
+    receiver.on("/hook", status=503)
+    endpoint = catalogue.webhooks.add(receiver.url("/hook")).id
+    catalogue.webhooks.send_test(endpoint)
+    catalogue.webhooks.run(once=True, allow_private=True)  # 503: due again in a while
+    [failed] = catalogue.webhooks.deliveries()["id"].tolist()
+    at = open_page(console_for(catalogue), page_paths.WEBHOOKS)
+    select_row(at, "WEBHOOK_TEST", table=1, column="event_type")
+    assert any(f"**Delivery {failed}**" in text for text in texts(at.markdown))
+    clock.advance(seconds=1)
+    catalogue.webhooks.send_test(endpoint)  # meanwhile: a newer delivery takes row 0
+    click(at, "Retry")
+    assert not at.exception and not at.error
+    deliveries = catalogue.webhooks.deliveries().set_index("id")
+    assert deliveries.loc[failed, "next_attempt_at"] == clock.now  # the one on screen
+    assert any(f"Delivery {failed} is due now" in text for text in texts(at.success))
+
+
+def test_send_test_event_clears_the_delivery_selection_sqlite_only(catalogue, console_for):
+    endpoint = catalogue.webhooks.add("https://hooks.example.com/kaiten").id
+    catalogue.webhooks.send_test(endpoint)
+    at = open_page(console_for(catalogue), page_paths.WEBHOOKS)
+    select_row(at, "https://hooks.example.com/kaiten", column="url")
+    select_row(at, "WEBHOOK_TEST", table=1, column="event_type")
+    assert any(b.label == "Retry" for b in at.button)
+    click(at, "Send test event")
+    assert len(at.dataframe[1].value) == 2
+    assert not any(b.label == "Retry" for b in at.button)  # no delivery selected now

@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from kaiten_console import fresh_forms, session
+from kaiten_console import fresh_widgets, session
 from kaiten_console.refusals import show_refusal
 
-TABLE_KEY = "api_keys_table"
+TABLE = "api_keys"  # the key table's widget group (fresh_widgets)
 REVOKING_KEY = "api_keys_revoking"  # the name of the key whose revocation is being confirmed
 CREATED_KEY = "api_keys_created"  # (name, secret) of the key just created: shown on one run
 FLASH_KEY = "api_keys_flash"
@@ -53,15 +53,15 @@ def render_create(customers: dict[str, str]) -> None:
     with form_col, st.form(FORM, enter_to_submit=False):
         st.subheader("New API key")
         name_col, role_col, customer_col = st.columns(3)
-        name = name_col.text_input("Name", key=fresh_forms.key(FORM, "name"),
+        name = name_col.text_input("Name", key=fresh_widgets.key(FORM, "name"),
                                    placeholder="e.g. billing-sync",
                                    help="A slug naming the key; names are never reused.")
         role = role_col.selectbox("Role", ka.API_KEY_ROLES,
-                                  key=fresh_forms.key(FORM, "role"),
+                                  key=fresh_widgets.key(FORM, "role"),
                                   help="  \n".join(f"**{r}**: {ROLE_HELP.get(r, r)}"
                                                    for r in ka.API_KEY_ROLES))
         customer = customer_col.selectbox(
-            "Customer", [None, *customers], key=fresh_forms.key(FORM, "customer"),
+            "Customer", [None, *customers], key=fresh_widgets.key(FORM, "customer"),
             format_func=lambda slug: "Every customer" if slug is None
             else f"{customers[slug]} ({slug})",
         )
@@ -74,8 +74,8 @@ def render_create(customers: dict[str, str]) -> None:
         show_refusal(error_col, error, heading="Could not create the key.", labels=LABELS)
     else:
         st.session_state[CREATED_KEY] = (created.name, created.secret)
-        st.session_state.pop(TABLE_KEY, None)
-        fresh_forms.renew(FORM)  # an empty form for the next key
+        fresh_widgets.renew(FORM)  # an empty form for the next key
+        fresh_widgets.renew(TABLE)  # the new key took its place by name: rows moved
         st.rerun()
 
 
@@ -92,7 +92,6 @@ def render_revoke(name: str) -> None:
                 show_refusal(st, error)
             else:
                 st.session_state.pop(REVOKING_KEY, None)
-                st.session_state.pop(TABLE_KEY, None)
                 st.session_state[FLASH_KEY] = f"Revoked API key **{name}**."
                 st.rerun()
         if cancel.button("Cancel", key="cancel_revoke"):
@@ -137,7 +136,7 @@ def main() -> None:
     st.caption(f"{int(listed['active'].sum())} active, {int((~listed['active']).sum())} "
                "revoked")
     event = st.dataframe(key_table(listed), column_config=COLUMNS, hide_index=True,
-                         width="stretch", key=TABLE_KEY, on_select="rerun",
+                         width="stretch", key=fresh_widgets.key(TABLE, "table"), on_select="rerun",
                          selection_mode="single-row")
     rows = event.selection.rows
     selected = listed.iloc[rows[0]] if rows and rows[0] < len(listed) else None

@@ -10,15 +10,17 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from kaiten_console import fresh_forms, session
+from kaiten_console import fresh_widgets, session
 from kaiten_console.refusals import show_refusal
 
-ENDPOINTS_KEY = "webhooks_endpoints_table"
-DELIVERIES_KEY = "webhooks_deliveries_table"
+ENDPOINTS = "webhooks_endpoints"  # the endpoint table's widget group (fresh_widgets)
+DELIVERIES = "webhooks_deliveries"  # the delivery table's
 STATUS_KEY = "webhooks_status"
 REMOVING_KEY = "webhooks_removing"  # the endpoint id whose removal is being confirmed
 SECRET_KEY = "webhooks_secret"  # (what, secret) just made: shown on one run only
 FLASH_KEY = "webhooks_flash"
+REFUSED_KEY = "webhooks_refused"  # (where, KaitenError) of the last click, shown beside it
+DELIVERIES_FOR = "webhooks_deliveries_for"  # (endpoint, status) the selection was made in
 RECENT = 50  # deliveries listed
 FORM = "new_webhook"
 LABELS = {"url": "URL", "events": "Events", "description": "Description"}
@@ -52,13 +54,6 @@ ATTEMPT_COLUMNS = {
 }
 
 
-def flash(message: str) -> None:
-    """Say what happened on the next run, forget the selections, rerun."""
-    st.session_state[FLASH_KEY] = message
-    st.session_state.pop(DELIVERIES_KEY, None)
-    st.rerun()
-
-
 def render_secret() -> None:
     """Show the secret just made — this once: only its encryption is kept."""
     made = st.session_state.pop(SECRET_KEY, None)
@@ -78,12 +73,12 @@ def render_add() -> None:
     form_col, error_col = st.columns([2, 1])
     with form_col, st.form(FORM, enter_to_submit=False):
         st.subheader("Add an endpoint")
-        url = st.text_input("URL", key=fresh_forms.key(FORM, "url"),
+        url = st.text_input("URL", key=fresh_widgets.key(FORM, "url"),
                             placeholder="https://hooks.example.com/kaiten")
         events = st.multiselect("Events", ka.WEBHOOK_EVENT_TYPES,
-                                key=fresh_forms.key(FORM, "events"), placeholder="Every event",
+                                key=fresh_widgets.key(FORM, "events"), placeholder="Every event",
                                 help="The event types to send; none chosen = every type.")
-        description = st.text_input("Description", key=fresh_forms.key(FORM, "description"))
+        description = st.text_input("Description", key=fresh_widgets.key(FORM, "description"))
         submitted = st.form_submit_button("Add endpoint", type="primary")
     if not submitted:
         return
@@ -95,8 +90,7 @@ def render_add() -> None:
     else:
         st.session_state[SECRET_KEY] = (f"Added endpoint {added.id}: **{added.url}**.",
                                         added.secret)
-        st.session_state.pop(ENDPOINTS_KEY, None)
-        fresh_forms.renew(FORM)  # an empty form for the next endpoint
+        fresh_widgets.renew(FORM)  # an empty form for the next endpoint
         st.rerun()
 
 
@@ -114,33 +108,67 @@ def endpoint_table(endpoints: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def act(action: str, target: int) -> None:
+    """Do one button's write on ``target`` (an endpoint id, or a delivery id for retry).
+
+    A button's callback, so it acts on the row that was on screen when it was clicked, even
+    if the lists changed since (new deliveries come first). What happened is kept for the run
+    that follows: a message, a secret to show once, or the library's refusal.
+    """
+    kaiten = session.kaiten()
+    try:
+        if action == "test":
+            event_id = kaiten.webhooks.send_test(endpoint=target)
+            message = (f"Queued a test event (`{event_id}`) to endpoint {target}; the relay "
+                       "(`kaiten webhooks run`) sends it.")
+            fresh_widgets.renew(DELIVERIES)  # the new delivery comes first: rows moved
+        elif action == "disable":
+            kaiten.webhooks.disable(endpoint=target)
+            message = f"Disabled endpoint {target}."
+        elif action == "enable":
+            kaiten.webhooks.enable(endpoint=target)
+            message = f"Enabled endpoint {target}: its waiting deliveries go out."
+        elif action == "rotate":
+            secret = kaiten.webhooks.rotate_secret(endpoint=target)
+            st.session_state[SECRET_KEY] = (
+                f"New signing secret for endpoint {target}. The previous one keeps signing "
+                "beside it for 24 hours.", secret)
+            return
+        else:
+            kaiten.webhooks.retry(delivery=target)
+            message = f"Delivery {target} is due now; the relay sends it."
+    except ka.KaitenError as error:
+        st.session_state[REFUSED_KEY] = ("delivery" if action == "retry" else "endpoint",
+                                         error)
+    else:
+        st.session_state[FLASH_KEY] = message
+
+
+def show_refused(where: str) -> None:
+    """Show the refusal of the last click, if it was made ``where`` (endpoint / delivery)."""
+    refused = st.session_state.get(REFUSED_KEY)
+    if refused is not None and refused[0] == where:
+        del st.session_state[REFUSED_KEY]
+        show_refusal(st, refused[1])
+
+
 def render_endpoint_actions(endpoint: pd.Series) -> None:
     """The buttons acting on the selected endpoint."""
-    kaiten = session.kaiten()
     endpoint_id = int(endpoint["id"])
     buttons = st.container(horizontal=True)
-    try:
-        if buttons.button("Send test event", icon=":material/send:"):
-            event_id = kaiten.webhooks.send_test(endpoint=endpoint_id)
-            flash(f"Queued a test event (`{event_id}`) to endpoint {endpoint_id}; the relay "
-                  "(`kaiten webhooks run`) sends it.")
-        if endpoint["enabled"]:
-            if buttons.button("Disable", icon=":material/pause:"):
-                kaiten.webhooks.disable(endpoint=endpoint_id)
-                flash(f"Disabled endpoint {endpoint_id}.")
-        elif buttons.button("Enable", icon=":material/play_arrow:"):
-            kaiten.webhooks.enable(endpoint=endpoint_id)
-            flash(f"Enabled endpoint {endpoint_id}: its waiting deliveries go out.")
-        if buttons.button("Rotate secret", icon=":material/autorenew:"):
-            secret = kaiten.webhooks.rotate_secret(endpoint=endpoint_id)
-            st.session_state[SECRET_KEY] = (
-                f"New signing secret for endpoint {endpoint_id}. The previous one keeps "
-                "signing beside it for 24 hours.", secret)
-            st.rerun()
-    except ka.KaitenError as error:
-        show_refusal(st, error)
+    buttons.button("Send test event", icon=":material/send:", on_click=act,
+                   args=("test", endpoint_id))
+    if endpoint["enabled"]:
+        buttons.button("Disable", icon=":material/pause:", on_click=act,
+                       args=("disable", endpoint_id))
+    else:
+        buttons.button("Enable", icon=":material/play_arrow:", on_click=act,
+                       args=("enable", endpoint_id))
+    buttons.button("Rotate secret", icon=":material/autorenew:", on_click=act,
+                   args=("rotate", endpoint_id))
     if buttons.button("Remove", icon=":material/delete:"):
         st.session_state[REMOVING_KEY] = endpoint_id
+    show_refused("endpoint")
 
 
 def render_remove(endpoint_id: int, url: str) -> None:
@@ -156,8 +184,9 @@ def render_remove(endpoint_id: int, url: str) -> None:
                 show_refusal(st, error)
             else:
                 st.session_state.pop(REMOVING_KEY, None)
-                st.session_state.pop(ENDPOINTS_KEY, None)
-                flash(f"Removed endpoint {endpoint_id}.")
+                fresh_widgets.renew(ENDPOINTS)  # the rows moved: no row selected
+                st.session_state[FLASH_KEY] = f"Removed endpoint {endpoint_id}."
+                st.rerun()
         if cancel.button("Cancel", key="cancel_remove"):
             st.session_state.pop(REMOVING_KEY, None)
             st.rerun()
@@ -185,6 +214,9 @@ def render_deliveries(endpoint: pd.Series | None) -> None:
                  else f"Recent deliveries to endpoint {endpoint_id}")
     status = st.selectbox("Status", [None, *ka.WEBHOOK_DELIVERY_STATUSES], key=STATUS_KEY,
                           format_func=lambda s: "Any status" if s is None else s)
+    if st.session_state.get(DELIVERIES_FOR) != (endpoint_id, status):
+        fresh_widgets.renew(DELIVERIES)  # a selection made in another list means nothing here
+        st.session_state[DELIVERIES_FOR] = (endpoint_id, status)
     deliveries = kaiten.webhooks.deliveries(endpoint=endpoint_id, status=status, limit=RECENT)
     if deliveries.empty:
         st.info("No deliveries yet: they are queued for each event written after an endpoint "
@@ -192,7 +224,8 @@ def render_deliveries(endpoint: pd.Series | None) -> None:
         return
     st.caption(f"The {len(deliveries)} newest. Select one for its attempts.")
     event = st.dataframe(delivery_table(deliveries), column_config=DELIVERY_COLUMNS,
-                         hide_index=True, width="stretch", key=DELIVERIES_KEY,
+                         hide_index=True, width="stretch",
+                         key=fresh_widgets.key(DELIVERIES, "table"),
                          on_select="rerun", selection_mode="single-row")
     rows = event.selection.rows
     if not rows or rows[0] >= len(deliveries):
@@ -209,15 +242,10 @@ def render_deliveries(endpoint: pd.Series | None) -> None:
                                            for t in attempts["attempted_at"]])
         st.dataframe(shown[list(ATTEMPT_COLUMNS)], column_config=ATTEMPT_COLUMNS,
                      hide_index=True, width="stretch")
-    if st.button("Retry", icon=":material/replay:",
-                 help="Make it due now: a failed delivery gets one more attempt, a "
-                      "delivered one is sent again (same webhook-id)."):
-        try:
-            kaiten.webhooks.retry(delivery=delivery_id)
-        except ka.KaitenError as error:
-            show_refusal(st, error)
-        else:
-            flash(f"Delivery {delivery_id} is due now; the relay sends it.")
+    st.button("Retry", icon=":material/replay:", on_click=act, args=("retry", delivery_id),
+              help="Make it due now: a failed delivery gets one more attempt, a delivered "
+                   "one is sent again (same webhook-id).")
+    show_refused("delivery")
 
 
 def main() -> None:
@@ -241,7 +269,8 @@ def main() -> None:
         st.info("No endpoints yet: add one above.", icon=":material/info:")
     else:
         event = st.dataframe(endpoint_table(endpoints), column_config=ENDPOINT_COLUMNS,
-                             hide_index=True, width="stretch", key=ENDPOINTS_KEY,
+                             hide_index=True, width="stretch",
+                             key=fresh_widgets.key(ENDPOINTS, "table"),
                              on_select="rerun", selection_mode="single-row")
         rows = event.selection.rows
         if rows and rows[0] < len(endpoints):
