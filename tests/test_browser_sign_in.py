@@ -40,6 +40,7 @@ ADMIN, VIEWER = "ada.admin@example.com", "victor.viewer@example.com"
 STRANGER, UNVERIFIED = "sam.stranger@example.com", "una.unverified@example.com"
 # every button that writes, on any page (the AppTest matrix checks each widget; here the
 # browser shows what a person gets)
+ADMIN_ONLY_PAGES = ["API keys", "Webhooks"]
 WRITE_BUTTONS = ["New instance", "Edit", "Delete", "Create flag", "Report usage"]
 
 
@@ -217,6 +218,11 @@ def test_an_admin_signs_in_sees_the_write_buttons_and_signs_out(console, provide
 
     open_page(page, base, f"/report_usage?instance={first_slug(url)}")
     expect(page.get_by_role("button", name="Report usage")).to_be_visible()
+    navigation = page.get_by_test_id("stSidebarNav")
+    for title in ADMIN_ONLY_PAGES:
+        expect(navigation.get_by_text(title, exact=True)).to_be_visible()
+    open_page(page, base, "/api_keys")
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
 
     sign_out(page, base, provider)
     expect_signed_out(page, base)
@@ -244,8 +250,11 @@ def test_a_viewer_sees_every_page_without_a_write_button(console, provider, page
     screenshot(page, "screenshots/signin-viewer-instances")
 
     navigation = page.get_by_test_id("stSidebarNav")
-    for title in ["Instances", "Instance detail", "Flags", "Report usage", "Fleet"]:
+    for title in ["Customers", "Instances", "Instance detail", "Flags", "Report usage",
+                  "Fleet"]:
         expect(navigation.get_by_text(title, exact=True)).to_be_visible()
+    for title in ADMIN_ONLY_PAGES:
+        expect(navigation.get_by_text(title, exact=True)).to_have_count(0)
 
     # every page of the menu (pages added later too), then the instance detail of one
     links = navigation.get_by_role("link")
@@ -261,6 +270,13 @@ def test_a_viewer_sees_every_page_without_a_write_button(console, provider, page
     expect(page.get_by_text("Reporting usage needs the admin role")).to_be_visible()
     expect_no_write_button(page)
     screenshot(page, "screenshots/signin-viewer-report-usage")
+    open_page(page, base, "/api_keys")  # an admin's page: not served to a viewer
+    dialog = page.get_by_test_id("stDialog")
+    expect(dialog.get_by_text("Page not found")).to_be_visible()
+    expect(page.get_by_role("heading", name="API keys")).to_have_count(0)
+    screenshot(page, "screenshots/signin-viewer-admin-page")
+    dialog.get_by_label("Close").click()
+    expect(dialog).to_have_count(0)
 
     sign_out(page, base, provider)
     expect_signed_out(page, base)
