@@ -15,6 +15,7 @@ from kaiten_analytics.events import CATEGORIES
 from kaiten_analytics.limit_status import (
     AT_LIMIT,
     AT_LIMIT_PERCENT,
+    IN_OVERAGE,
     NEARING,
     NO_LIMIT,
     OK,
@@ -25,9 +26,10 @@ from kaiten_analytics.limit_status import (
 
 CATEGORY_COLOURS = {"Read": "#4C78A8", "Accepted": "#54A24B", "Rejected": "#E45756"}
 STATUS_COLOURS = {OK: "#54A24B", NEARING: "#F58518", AT_LIMIT: "#E45756",
+                  IN_OVERAGE: "#B279A2",
                   UNUSED: "#BAB0AC", NO_LIMIT: "#4C78A8"}
 #: the statuses a bar of the consumption chart can have (it draws limited, used pairs only)
-_BAR_STATUSES = (OK, NEARING, AT_LIMIT)
+_BAR_STATUSES = (OK, NEARING, AT_LIMIT, IN_OVERAGE)
 
 
 def activity_timeline_chart(timeline: pd.DataFrame, title: str = "Activity") -> alt.Chart:

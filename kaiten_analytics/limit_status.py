@@ -1,10 +1,10 @@
 """How full a limit is: the percentage used and the status band, in one place.
 
-Every face and every view says "nearing" and "at limit" by these two functions —
+Every face and every view says "nearing", "at limit" and "in overage" by these functions —
 ``kaiten.usage.summary``, ``kaiten.fleet.consumption``, the consumption chart, the console's
-tables and help texts — so a band changes here and nowhere else. A new status (an "in overage"
-beyond "at limit", say) is one more branch of :func:`limit_status` and one more member of
-:data:`LIMIT_STATUSES`.
+tables and help texts — so a band changes here and nowhere else. "in overage" is an aggregate
+above its threshold: what a soft limit (a policy's ``overage_percent``) accepts, or what is
+left after a license edit lowered the threshold.
 
 Both functions take numbers (``None`` or NaN for "none") or array-likes (numpy arrays, pandas
 Series) of them, and return a scalar or an array accordingly.
@@ -27,8 +27,11 @@ UNUSED: Final = "unused"
 OK: Final = "ok"
 NEARING: Final = "nearing"
 AT_LIMIT: Final = "at limit"
+IN_OVERAGE: Final = "in overage"
 #: every status :func:`limit_status` returns, from the emptiest to the fullest
-LIMIT_STATUSES: Final = (NO_LIMIT, UNUSED, OK, NEARING, AT_LIMIT)
+LIMIT_STATUSES: Final = (NO_LIMIT, UNUSED, OK, NEARING, AT_LIMIT, IN_OVERAGE)
+#: the statuses of a limit that is reached: no report below the threshold is left
+REACHED_STATUSES: Final = (AT_LIMIT, IN_OVERAGE)
 #: the utilisation bands of :func:`utilisation_band` (a fleet heatmap's columns), in order
 UTILISATION_BANDS: Final = ("0–20%", "20–40%", "40–60%", "60–80%", "80–100%", AT_LIMIT)
 _BAND_WIDTH: Final = 20.0
@@ -53,21 +56,26 @@ def percent_used(usage: Any, threshold: Any) -> Any:
 
 
 def limit_status(usage: Any, threshold: Any) -> Any:
-    """Return the status band of a limit: no limit, unused, ok, nearing or at limit.
+    """Return the status band of a limit: no limit, unused, ok, nearing, at limit, in overage.
 
-    ``no limit`` without a threshold; ``unused`` before the first accepted report; ``at limit``
-    from :data:`AT_LIMIT_PERCENT` of the threshold used; ``nearing`` from
-    :data:`NEARING_PERCENT`; ``ok`` below (see :func:`percent_used` for a zero threshold).
+    ``no limit`` without a threshold; ``unused`` before the first accepted report (of the
+    current period); ``in overage`` above the threshold; ``at limit`` from
+    :data:`AT_LIMIT_PERCENT` of it; ``nearing`` from :data:`NEARING_PERCENT`; ``ok`` below (see
+    :func:`percent_used` for a zero threshold).
 
     >>> limit_status(79, 100), limit_status(80, 100), limit_status(0, 0), limit_status(5, None)
     ('ok', 'nearing', 'at limit', 'no limit')
+    >>> limit_status(100, 100), limit_status(101, 100)
+    ('at limit', 'in overage')
     """
     usage_, threshold_ = _floats(usage), _floats(threshold)
     percent = _floats(percent_used(usage_, threshold_))
+    with np.errstate(invalid="ignore"):
+        over = usage_ > threshold_
     status = np.select(
-        [np.isnan(threshold_), np.isnan(usage_), percent >= AT_LIMIT_PERCENT,
+        [np.isnan(threshold_), np.isnan(usage_), over, percent >= AT_LIMIT_PERCENT,
          percent >= NEARING_PERCENT],
-        [NO_LIMIT, UNUSED, AT_LIMIT, NEARING], default=OK,
+        [NO_LIMIT, UNUSED, IN_OVERAGE, AT_LIMIT, NEARING], default=OK,
     ).astype(object)
     return _like(status, usage, threshold)
 

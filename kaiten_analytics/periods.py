@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 from dateutil.relativedelta import MO, relativedelta
 
 from kaiten_analytics.db.usage_json import decode_usage
@@ -77,3 +78,18 @@ def current_usage(stored_value: Any, period_start: datetime | None,
             policy.period if policy is not None else None, now):
         return None, 0
     return aggregate, count
+
+
+def period_starts(period: str | None, times: pd.Series) -> pd.Series:
+    """Return the start of the ``period`` holding each of ``times`` (aware UTC; NaT: none)."""
+    if period is None:
+        return pd.Series(pd.NaT, index=times.index, dtype="datetime64[us, UTC]")
+    utc = pd.to_datetime(times, utc=True)
+    days = utc.dt.floor("D")
+    if period == "day":
+        return days
+    if period == "week":
+        return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
+    naive = utc.dt.tz_localize(None)
+    frequency = {"month": "M", "year": "Y"}[period]
+    return naive.dt.to_period(frequency).dt.start_time.dt.tz_localize(UTC)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from conftest import table_counts
@@ -482,3 +483,83 @@ def test_usage_at_equals_a_replay_of_the_trail_at_random_moments(kaiten, clock):
     assert info.value.field == "when"
     with pytest.raises(ka.ValidationError):
         kaiten.usage.at("acme-prod", "m-sum", None)
+
+
+# --- reads of the current period ---------------------------------------------------------------
+def test_in_overage_is_distinct_from_at_limit():
+    assert ka.limit_status(100, 100) == "at limit"
+    assert ka.limit_status(100.5, 100) == "in overage"
+    assert ka.limit_status(0, 0) == "at limit" and ka.limit_status(1, 0) == "in overage"
+    assert "in overage" in ka.LIMIT_STATUSES
+
+
+def test_summary_and_fleet_views_show_the_current_period_and_overage(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    kaiten.licenses.create("pro", "Pro", {"api-calls": {
+        "threshold": 100, "period": "month", "overage_percent": 50}})
+    for slug in ("over", "at", "quiet"):
+        kaiten.instances.create("acme", slug, slug, "pro")
+    kaiten.usage.report("over", "api-calls", 120)
+    kaiten.usage.report("at", "api-calls", 100)
+    fleet = kaiten.fleet.consumption().set_index("instance")
+    assert fleet.loc["over", "status"] == "in overage" and fleet.loc["at", "status"] == "at limit"
+    assert fleet.loc["over", "threshold"] == 100 and fleet.loc["over", "percent_used"] == 120
+    assert fleet.loc["quiet", "status"] == "unused"
+    nearing = kaiten.fleet.nearing_limits().set_index("instance")
+    assert nearing.loc["over", "at_limit"] and nearing.loc["at", "at_limit"]
+    summary = kaiten.usage.summary("over").set_index("entitlement")
+    assert summary.loc["api-calls", "granted"] == 100
+    assert summary.loc["api-calls", "status"] == "in overage"
+    clock.set(at(2026, 4, 1))  # a new month: no usage until its first report
+    fleet = kaiten.fleet.consumption().set_index("instance")
+    assert fleet["status"].eq("unused").all() and fleet["usage"].isna().all()
+    summary = kaiten.usage.summary("over").set_index("entitlement")
+    assert summary.loc["api-calls", "event_count"] == 0
+    assert summary.loc["api-calls", "updated_at"] is pd.NaT or pd.isna(
+        summary.loc["api-calls", "updated_at"])
+
+
+def test_forecast_runs_through_the_current_period_only(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    kaiten.licenses.create("slow", "Slow", {"api-calls": {"threshold": 1000,
+                                                          "period": "month"}})
+    kaiten.licenses.create("fast", "Fast", {"api-calls": {"threshold": 150,
+                                                          "period": "month"}})
+    kaiten.licenses.create("plain", "Plain", {"api-calls": 150})
+    for slug, license in (("slow-1", "slow"), ("fast-1", "fast"), ("plain-1", "plain")):
+        kaiten.instances.create("acme", slug, slug, license)
+    # February ran hot (and would tilt a trend drawn across the reset)
+    for day in range(20, 29):
+        clock.set(at(2026, 2, day, 12))
+        kaiten.usage.report("slow-1", "api-calls", 100)
+        kaiten.usage.report("fast-1", "api-calls", 15)
+    for day in range(1, 11):  # March: 10 a day
+        clock.set(at(2026, 3, day, 12))
+        for slug in ("slow-1", "fast-1", "plain-1"):
+            kaiten.usage.report(slug, "api-calls", 10)
+    forecast = kaiten.fleet.forecast(window_days=30).set_index("instance")
+    slow, fast, plain = forecast.loc["slow-1"], forecast.loc["fast-1"], forecast.loc["plain-1"]
+    assert slow["days_of_data"] == 10 and slow["slope_per_day"] == pytest.approx(10)
+    assert slow["reason"] == "not within this period" and slow["forecast_date"] is None
+    assert fast["reason"] == "forecast" and fast["slope_per_day"] == pytest.approx(10)
+    assert fast["forecast_date"] == at(2026, 3, 15).date()  # 50 left at 10 a day
+    assert plain["reason"] == "forecast" and plain["days_of_data"] == 10
+
+
+def test_value_over_time_shows_each_period_and_where_it_reset(kaiten, clock):
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("api-calls", "API calls")
+    kaiten.licenses.create("pro", "Pro", {"api-calls": {"threshold": 100, "period": "week"}})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+    for day in range(12):  # Tuesday 10 March to Saturday 21 March
+        clock.set(at(2026, 3, 10 + day, 9))
+        kaiten.usage.report("acme-prod", "api-calls", 10)
+    series = kaiten.audit.value_over_time("acme-prod", "api-calls")
+    assert list(series["value"]) == [10, 20, 30, 40, 50, 60, 10, 20, 30, 40, 50, 60]
+    starts = series["period_start"].dt.strftime("%Y-%m-%d")
+    assert list(starts) == ["2026-03-09"] * 6 + ["2026-03-16"] * 6
+    sampled = kaiten.audit.value_over_time("acme-prod", "api-calls", max_points=40)
+    assert set(sampled["period_start"].dt.strftime("%Y-%m-%d")) == {"2026-03-09", "2026-03-16"}
+    assert sampled["value"].min() == 10 and sampled["value"].max() == 60

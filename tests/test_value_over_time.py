@@ -15,7 +15,8 @@ def test_value_over_time_lists_each_accepted_aggregate_with_its_threshold(catalo
         clock.advance(minutes=1)
         catalogue.usage.report("acme-prod", "m-sum", value)
     series = catalogue.audit.value_over_time("acme-prod", "m-sum")
-    assert list(series.columns) == ["created_at", "value", "threshold", "crossing"]
+    assert list(series.columns) == ["created_at", "value", "threshold", "crossing",
+                                    "period_start"]
     assert list(series["value"]) == [30.0, 80.0]
     assert list(series["threshold"]) == [100.0, 100.0]
     assert series["created_at"].is_monotonic_increasing

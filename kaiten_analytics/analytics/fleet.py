@@ -33,8 +33,8 @@ from kaiten_analytics.db.models import (
 from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.limit_status import (
-    AT_LIMIT,
     NEARING_PERCENT,
+    REACHED_STATUSES,
     UTILISATION_BANDS,
     limit_status,
     percent_used,
@@ -47,6 +47,8 @@ PAIR_COLUMNS = ["instance", "customer", "license", "deployment_zone", "entitleme
                 "aggregation_method", "unit", "threshold", "usage", "event_count",
                 "updated_at", "license_start", "license_end"]
 MIN_FORECAST_DAYS = 3
+#: the forecast's reason when the current period ends before its limit would be reached
+NOT_THIS_PERIOD = "not within this period"
 #: the ``zone`` filter for instances without a deployment zone (never a valid slug)
 NO_ZONE = "(none)"
 
@@ -147,7 +149,7 @@ def nearing_limits(db: Database, percent: float = NEARING_PERCENT, customer: str
         raise ValidationError("percent", "must be a number ≥ 0")
     df = consumption(db, customer, license, zone)
     df = df[df["percent_used"] >= percent].copy()
-    df["at_limit"] = df["status"] == AT_LIMIT
+    df["at_limit"] = df["status"].isin(REACHED_STATUSES)
     return df.sort_values(["percent_used", "instance"], ascending=[False, True],
                           kind="stable").reset_index(drop=True)
 
@@ -299,7 +301,10 @@ def forecast(db: Database, window_days: int = 30, customer: str | None = None,
     in SQL from the daily rollups. The date is today plus the remaining headroom divided by
     the fitted slope. With fewer than 3 days of reports in the window there is no forecast
     (reason ``not enough data``); a flat or falling trend never reaches the limit (reason
-    ``flat or falling``); an aggregate already at its threshold gets today (``at limit``).
+    ``flat or falling``); an aggregate already at (or over) its threshold gets today
+    (``at limit``). Under a policy with a period the line runs through the current period's
+    days only, and a date on or after the period's end is none: the limit is ``not within
+    this period`` (the aggregate restarts first).
 
     Returns
     -------
@@ -307,11 +312,60 @@ def forecast(db: Database, window_days: int = 30, customer: str | None = None,
         instance, customer, license, deployment_zone, entitlement, aggregation_method,
         usage, threshold, percent_used, slope_per_day, days_of_data, forecast_date (date or
         None), days_to_limit (float, NaN without a forecast), reason (``forecast``,
-        ``at limit``, ``not enough data``, ``flat or falling``, ``unused``) — soonest first.
+        ``at limit``, ``not enough data``, ``flat or falling``, ``unused``, ``not within this
+        period``) — soonest first.
     """
     window_days = fields.bounded_int(window_days, "window_days", MIN_FORECAST_DAYS, 3660)
-    today = db.now().date()
-    since = _epoch_day(today) - window_days + 1
+    now = db.now()
+    today = now.date()
+    window_start = _epoch_day(today) - window_days + 1
+    pairs = _pairs(db, customer, license, zone)
+    df = pairs[pairs["threshold"].notna()].copy()
+    # under a policy with a period only the current period's days count: its trend started
+    # from none at the period's start
+    df["since"] = [window_start if pd.isna(start) else max(window_start, _epoch_day(start.date()))
+                   for start in df["period_start"]]
+    sums = pd.concat([_trend_sums(db, since) for since in sorted(set(df["since"]))]
+                     or [_trend_sums(db, window_start)], ignore_index=True)
+    df = df.merge(sums, on=["instance_id", "entitlement_id", "since"], how="left")
+    df["n"] = df["n"].fillna(0).astype("int64")
+    n = df["n"].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denominator = n * df["sxx"] - df["sx"] ** 2
+        slope = (n * df["sxy"] - df["sx"] * df["sy"]) / denominator
+    df["slope_per_day"] = slope.where(df["n"] >= MIN_FORECAST_DAYS).astype(float)
+    df["percent_used"] = percent_used(df["usage"], df["threshold"])
+    headroom = df["threshold"] - df["usage"]
+    days_to = (headroom / df["slope_per_day"]).where(df["slope_per_day"] > 0)
+    ends = [period_bounds(period if isinstance(period, str) else None, now)[1]
+            for period in df["period"]]
+    beyond = pd.Series([end is not None and today + timedelta(days=math.ceil(d)) >= end.date()
+                        if not math.isnan(d) else False
+                        for d, end in zip(days_to.astype(float), ends, strict=True)],
+                       index=df.index, dtype=bool)
+    reason = np.select(
+        [df["usage"].isna(), limit_status(df["usage"], df["threshold"]).isin(REACHED_STATUSES),
+         df["n"] < MIN_FORECAST_DAYS,
+         ~(df["slope_per_day"] > 0), beyond],
+        ["unused", "at limit", "not enough data", "flat or falling", NOT_THIS_PERIOD],
+        default="forecast")
+    df["reason"] = reason
+    df["days_to_limit"] = np.where(reason == "at limit", 0.0,
+                                   np.where(reason == "forecast", days_to, np.nan))
+    df["days_to_limit"] = df["days_to_limit"].astype(float)
+    df["forecast_date"] = df["days_to_limit"].map(
+        lambda d: None if math.isnan(d) else today + timedelta(days=math.ceil(d))
+    ).astype("object")
+    df = df.rename(columns={"n": "days_of_data"})
+    columns = ["instance", "customer", "license", "deployment_zone", "entitlement",
+               "aggregation_method", "usage", "threshold", "percent_used", "slope_per_day",
+               "days_of_data", "forecast_date", "days_to_limit", "reason"]
+    return df.sort_values(["days_to_limit", "instance"], na_position="last",
+                          kind="stable")[columns].reset_index(drop=True)
+
+
+def _trend_sums(db: Database, since: int) -> pd.DataFrame:
+    """Per pair: n, Σx, Σy, Σxy, Σx² of (day - since, the day's closing value), days ≥ since."""
     r = audit_rollup_day
     x = sa.cast(r.c.day - since, sa.Float)
     y = r.c.value_last
@@ -328,36 +382,8 @@ def forecast(db: Database, window_days: int = 30, customer: str | None = None,
             ).all()
     sums = pd.DataFrame(rows, columns=["instance_id", "entitlement_id", "n", "sx", "sy", "sxy",
                                        "sxx"])
-    pairs = _pairs(db, customer, license, zone)
-    df = pairs[pairs["threshold"].notna()].merge(
-        sums, on=["instance_id", "entitlement_id"], how="left")
-    df["n"] = df["n"].fillna(0).astype("int64")
-    n = df["n"].astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        denominator = n * df["sxx"] - df["sx"] ** 2
-        slope = (n * df["sxy"] - df["sx"] * df["sy"]) / denominator
-    df["slope_per_day"] = slope.where(df["n"] >= MIN_FORECAST_DAYS).astype(float)
-    df["percent_used"] = percent_used(df["usage"], df["threshold"])
-    headroom = df["threshold"] - df["usage"]
-    days_to = (headroom / df["slope_per_day"]).where(df["slope_per_day"] > 0)
-    reason = np.select(
-        [df["usage"].isna(), limit_status(df["usage"], df["threshold"]) == AT_LIMIT,
-         df["n"] < MIN_FORECAST_DAYS,
-         ~(df["slope_per_day"] > 0)],
-        ["unused", "at limit", "not enough data", "flat or falling"], default="forecast")
-    df["reason"] = reason
-    df["days_to_limit"] = np.where(reason == "at limit", 0.0,
-                                   np.where(reason == "forecast", days_to, np.nan))
-    df["days_to_limit"] = df["days_to_limit"].astype(float)
-    df["forecast_date"] = df["days_to_limit"].map(
-        lambda d: None if math.isnan(d) else today + timedelta(days=math.ceil(d))
-    ).astype("object")
-    df = df.rename(columns={"n": "days_of_data"})
-    columns = ["instance", "customer", "license", "deployment_zone", "entitlement",
-               "aggregation_method", "usage", "threshold", "percent_used", "slope_per_day",
-               "days_of_data", "forecast_date", "days_to_limit", "reason"]
-    return df.sort_values(["days_to_limit", "instance"], na_position="last",
-                          kind="stable")[columns].reset_index(drop=True)
+    sums["since"] = since
+    return sums
 
 
 def utilisation_bands(db: Database, customer: str | None = None, license: str | None = None,

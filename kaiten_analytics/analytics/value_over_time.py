@@ -24,10 +24,13 @@ from kaiten_analytics.db.models import (
     entitlements,
     feature_audit_trail,
     instances,
+    license_entitlements,
 )
 from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
+from kaiten_analytics.periods import period_starts
+from kaiten_analytics.policy import policy_of
 
 COLUMNS = ["created_at", "value", "threshold", "crossing"]
 #: beyond this many crossing buckets, crossings are placed at their bucket, not looked up
@@ -41,13 +44,17 @@ def value_over_time(db: Database, instance: str, entitlement: str,
     With ``max_points`` (e.g. 2000) the series is downsampled for charts from the 15-minute
     rollups — its cost then follows the time span, not the number of reports: each window
     keeps its first, lowest, highest and last value, and every report that reached the
-    threshold is kept as an exact point.
+    threshold is kept as an exact point. Under a policy with a period each period's run
+    starts from its first report (the value drops where the period reset), and
+    ``period_start`` says which period a point belongs to.
 
     Returns
     -------
     DataFrame
         created_at (aware UTC), value (float), threshold (float, NaN without a limit),
-        crossing (bool: this report took the aggregate to the threshold) — oldest first.
+        crossing (bool: this report took the aggregate to the threshold), period_start (aware
+        UTC: the start of the point's period under the license's current policy; NaT for a
+        limit that never restarts) — oldest first.
     """
     if max_points is not None:
         max_points = fields.bounded_int(max_points, "max_points", 10)
@@ -69,6 +76,12 @@ def value_over_time(db: Database, instance: str, entitlement: str,
                                                  "entitlements have a value over time")
         source = _Source(connection, instance_id, row.id, db.warehouse)
         df = _all_points(source) if max_points is None else _downsampled(source, max_points)
+        policy = policy_of(connection.execute(
+            sa.select(license_entitlements.c.value)
+            .join(instances, instances.c.license_id == license_entitlements.c.license_id)
+            .where(instances.c.id == instance_id,
+                   license_entitlements.c.entitlement_id == row.id)).scalar())
+    df["period_start"] = period_starts(policy.period if policy else None, df["created_at"])
     return df
 
 
