@@ -6,6 +6,7 @@ import os
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kaiten_analytics.errors import ValidationError
+from kaiten_analytics.fields import time_zone_name
 
 DEFAULT_DATABASE_URL = "sqlite:///kaiten.db"
 DEFAULT_TIMEZONE = "UTC"
@@ -41,10 +42,13 @@ def default_timezone(tz: str | None = None) -> str:
 
 
 def zone(name: str) -> ZoneInfo:
-    """Return the IANA zone ``name`` or raise ``ValidationError(field="tz")``."""
-    if not isinstance(name, str) or not name:
-        raise ValidationError("tz", "must be an IANA time zone name such as 'Europe/Berlin'")
+    """Return the IANA zone ``name`` or raise ``ValidationError(field="tz")``.
+
+    The name's shape is checked first (:func:`kaiten_analytics.fields.time_zone_name`); a
+    directory of the zone database (``America``) is not a zone either.
+    """
+    time_zone_name(name)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValidationError("tz", f"unknown time zone {name!r}") from exc

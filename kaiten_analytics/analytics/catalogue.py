@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
+from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.lookup import id_for
@@ -128,13 +129,16 @@ def list_entitlements(db: Database, license: str | None = None) -> pd.DataFrame:
         slug, name, type, aggregation_method, unit, description, value (the license's value —
         threshold for NUMBER, None without a license or without a limit) — ordered by slug.
     """
+    license = None if license == "" else license
+    if license is not None:
+        fields.lookup_slug(license, "license")
     value = license_entitlements.c.value if license else sa.null()
     query = sa.select(
         entitlements.c.slug, entitlements.c.name, entitlements.c.type,
         entitlements.c.aggregation_method, entitlements.c.unit, entitlements.c.description,
         value,
     ).order_by(entitlements.c.slug)
-    if license:
+    if license is not None:
         query = (
             query.join(license_entitlements,
                        license_entitlements.c.entitlement_id == entitlements.c.id)

@@ -58,6 +58,8 @@ def value_over_time(db: Database, instance: str, entitlement: str,
     """
     if max_points is not None:
         max_points = fields.bounded_int(max_points, "max_points", 10)
+    fields.lookup_slug(instance, "instance")
+    fields.lookup_slug(entitlement, "entitlement")
     with db.read() as connection:
         # both ids in one round trip; a missing one is looked up again for its error
         row = connection.execute(
@@ -65,7 +67,7 @@ def value_over_time(db: Database, instance: str, entitlement: str,
                       sa.select(instances.c.id).where(instances.c.slug == instance)
                       .scalar_subquery().label("instance_id"))
             .where(entitlements.c.slug == entitlement)
-        ).first() if isinstance(instance, str) and isinstance(entitlement, str) else None
+        ).first()
         instance_id = row.instance_id if row is not None else None
         if instance_id is None:
             instance_id = instance_row(connection, instance).id

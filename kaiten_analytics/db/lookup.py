@@ -79,7 +79,7 @@ def load_instance(connection: sa.Connection, instance_id: int) -> Instance:
 
 def flag_row(connection: sa.Connection, key: object, lock: bool = False) -> sa.Row:
     """Return the ``feature_flags`` row of ``key``; ``lock`` takes it FOR UPDATE."""
-    lookup_slug(key, "key")
+    lookup_slug(key, "key", "flag")
     query = sa.select(feature_flags).where(feature_flags.c.key == key)
     if lock:  # serialise concurrent edits of one flag on PostgreSQL (SQLite: BEGIN IMMEDIATE)
         query = query.with_for_update()

@@ -111,9 +111,10 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
         "name": fields.name(values["name"]),
         "description": fields.text(values["description"]),
         "type": type_,
-        "default_value": flag_value(type_, values["default_value"], "default_value"),
+        "default_value": fields.storable_json(
+            flag_value(type_, values["default_value"], "default_value"), "default_value"),
         "enabled": enabled,
-        "rules": check_rules(type_, rules),
+        "rules": fields.storable_json(check_rules(type_, rules), "rules"),
     }
 
 

@@ -45,7 +45,7 @@ def create_key(db: Database, *, name: str, role: str, customer: str | None = Non
     ``ConflictError`` (a name already taken, by a revoked key too).
     """
     name = fields.slug(name, "name")
-    if role not in API_KEY_ROLES:
+    if not isinstance(role, str) or role not in API_KEY_ROLES:
         raise ValidationError("role", f"must be one of {', '.join(API_KEY_ROLES)}")
     secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
     now = db.now()
@@ -64,6 +64,7 @@ def revoke_key(db: Database, *, name: str) -> ApiKey:
 
     Revoking a revoked key changes nothing. Raises ``NotFoundError`` for an unknown name.
     """
+    fields.lookup_slug(name, "name", "api_key")
     now = db.now()
     with db.transaction() as connection:
         connection.execute(api_keys.update()
@@ -82,7 +83,7 @@ def authenticate(db: Database, *, secret: str) -> ApiKey:
     the message never repeats the secret.
     """
     if (not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX)
-            or len(secret) > _SECRET_MAX):
+            or len(secret) > _SECRET_MAX or not secret.isascii()):
         raise _unknown()
     digest = _hash(secret)
     with db.read() as connection:

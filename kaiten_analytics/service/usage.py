@@ -51,6 +51,8 @@ from kaiten_analytics.service.ledger import Ledger, Target
 #: How long an idempotency key is honoured; ``kaiten db purge-keys`` deletes older ones.
 IDEMPOTENCY_RETENTION = timedelta(days=7)
 KEY_MAX = 200
+#: a purge age beyond this (about a century) keeps every key, like this one
+PURGE_HOURS_MAX = 24 * 366 * 100
 
 
 def report_usage(db: Database, instance: str, entitlement: str, value: Any,
@@ -70,7 +72,7 @@ def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
     ``idempotency_key``, or a tuple in that order. All are checked before anything is written;
     an unknown instance or entitlement anywhere refuses the whole batch.
     """
-    items = list(reports)
+    items = fields.items(reports, "reports")
     requests = [_request(index, item) for index, item in enumerate(items)]
     if not requests:
         return []
@@ -143,10 +145,13 @@ def record_read(ledger: Ledger, target: Target, now: datetime, usage: dict | Non
 
 def purge_idempotency_keys(db: Database, older_than_hours: float | None = None) -> int:
     """Delete idempotency keys older than the retention (7 days); return how many."""
+    if older_than_hours is not None:
+        older_than_hours = fields.finite_number(older_than_hours, "older_than_hours")
+        if older_than_hours < 24:
+            raise ValidationError("older_than_hours", "keys are kept at least 24 hours")
+        older_than_hours = min(older_than_hours, PURGE_HOURS_MAX)
     age = (IDEMPOTENCY_RETENTION if older_than_hours is None
            else timedelta(hours=older_than_hours))
-    if age < timedelta(hours=24):
-        raise ValidationError("older_than_hours", "keys are kept at least 24 hours")
     with db.transaction() as connection:
         return connection.execute(
             idempotency_keys.delete().where(idempotency_keys.c.created_at < db.now() - age)
@@ -331,7 +336,8 @@ def _request(index: int, item: Any) -> tuple[str, str, float, str | None]:
     if isinstance(item, Mapping):
         unknown = set(item) - {"instance", "entitlement", "value", "idempotency_key"}
         if unknown:
-            raise ValidationError(f"{prefix}{sorted(unknown)[0]}", "is not a report field")
+            raise ValidationError(f"{prefix}{sorted(unknown, key=str)[0]}",
+                                  "is not a report field")
         item = (item.get("instance"), item.get("entitlement"), item.get("value"),
                 item.get("idempotency_key"))
     if not isinstance(item, Sequence) or isinstance(item, str) or len(item) not in (3, 4):
@@ -344,6 +350,13 @@ def _request(index: int, item: Any) -> tuple[str, str, float, str | None]:
                             or len(key) > KEY_MAX):
         raise ValidationError(f"{prefix}idempotency_key",
                               f"must be a non-empty string of at most {KEY_MAX} characters")
+    if key is not None:
+        fields.storable(key, f"{prefix}idempotency_key")
+    try:  # checked here, before a batch hashes its (instance, entitlement) pairs
+        fields.lookup_slug(instance, f"{prefix}instance", "instance")
+        fields.lookup_slug(entitlement, f"{prefix}entitlement", "entitlement")
+    except NotFoundError as error:
+        raise _located(error, prefix) from None
     return instance, entitlement, value, key
 
 
