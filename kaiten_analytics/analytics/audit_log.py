@@ -154,29 +154,43 @@ def audit_events(db: Database, instance: str, entitlement: str | None = None,
         id, event_name, entitlement (slug), status, payload (dict), created_at (aware UTC),
         category (Read/Accepted/Rejected).
     """
+    rows = _event_page(db, _filter(instance, entitlement, event_name, status, search, after,
+                                   before), limit, offset)
+    return _events_frame(rows, category=True)
+
+
+def _event_page(db: Database, f: EventFilter, limit: Any, offset: Any) -> list[Any]:
+    """The rows of one page of events matching ``f`` (id, event_name, entitlement slug,
+    status, payload, created_at); an empty page checks that the instance exists."""
     limit = fields.bounded_int(limit, "limit", 1, MAX_LIMIT)
     offset = fields.bounded_int(offset, "offset", 0)
-    f = _filter(instance, entitlement, event_name, status, search, after, before)
     with db.read() as connection:
         if db.warehouse is not None:
-            rows = warehouse_reads.event_page(db.warehouse, f.in_warehouse(connection), limit,
+            return warehouse_reads.event_page(db.warehouse, f.in_warehouse(connection), limit,
                                               offset)
-        else:
-            rows = connection.execute(_page_statement(f, limit, offset)).all()
-            if not rows:
-                f.check(connection)
+        rows = connection.execute(_page_statement(f, limit, offset)).all()
+        if not rows:
+            f.check(connection)
+    return rows
+
+
+def _events_frame(rows: list[Any], category: bool) -> pd.DataFrame:
+    """The page's DataFrame: ``TRAIL_COLUMNS``, and ``category`` when asked."""
     if not rows:
         df = frame(rows, TRAIL_COLUMNS, times=("created_at",))
-        df["category"] = df["event_name"].astype("str")
+        if category:
+            df["category"] = df["event_name"].astype("str")
         return df
     # column by column: cheaper than a frame of rows plus a mapped column (this is the
-    # console's every refresh)
+    # console's every refresh, and the API's audit trail)
     ids, names, slugs, statuses, payloads, times = zip(*rows, strict=True)
-    return pd.DataFrame({
+    columns = {
         "id": ids, "event_name": names, "entitlement": slugs, "status": statuses,
         "payload": payloads, "created_at": pd.to_datetime(list(times), utc=True),
-        "category": [_CATEGORY[name] for name in names],
-    })
+    }
+    if category:
+        columns["category"] = [_CATEGORY[name] for name in names]
+    return pd.DataFrame(columns)
 
 
 # The console asks for the same page and count with the same filters on every refresh: the
@@ -202,9 +216,9 @@ def audit_trail(db: Database, instance: str, event_name: str | None = None, afte
     DataFrame
         id, event_name, entitlement (slug), status, payload (dict), created_at (aware UTC).
     """
-    df = audit_events(db, instance, event_name=event_name, after=after, before=before,
-                      limit=limit, offset=offset)
-    return df[TRAIL_COLUMNS]
+    rows = _event_page(db, _filter(instance, None, event_name, None, None, after, before),
+                       limit, offset)
+    return _events_frame(rows, category=False)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import pandas as pd
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 import kaiten_analytics as ka
@@ -33,16 +34,30 @@ def rfc3339(value: datetime) -> str:
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A DataFrame's rows as plain values: NaN/NaT/NA → None, Timestamps → datetimes."""
-    out = []
-    for record in frame.to_dict("records"):
-        for name, value in record.items():
-            if isinstance(value, pd.Timestamp):
-                record[name] = value.to_pydatetime()
-            elif value is pd.NaT or value is pd.NA or (isinstance(value, float)
-                                                        and math.isnan(value)):
-                record[name] = None
-        out.append(record)
-    return out
+    # column by column (one conversion per column): several times faster than to_dict()
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column.dtype):
+            values = [None if value is pd.NaT else value
+                      for value in column.dt.to_pydatetime().tolist()]
+        else:
+            values = [None if value is pd.NA or value is pd.NaT
+                      or (isinstance(value, float) and math.isnan(value)) else value
+                      for value in column.tolist()]
+        columns.append(values)
+    names = list(frame.columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def json_response(body: BaseModel, status_code: int = 200) -> Response:
+    """``body`` (an instance of the route's response model) serialized once, as JSON.
+
+    A route that returns its model lets FastAPI dump it, validate it again and serialize it;
+    a page of audit events is the API's largest answer, and this skips the middle two.
+    """
+    return Response(body.__pydantic_serializer__.to_json(body), status_code=status_code,
+                    media_type="application/json")
 
 
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str),

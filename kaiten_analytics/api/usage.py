@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 import kaiten_analytics as ka
 from kaiten_analytics.api import auth, models
@@ -113,10 +113,11 @@ def evaluate_flag(kaiten: Handle, slug: SlugPath,
 @router.get("/api/instances/{slug}/audit-trails", operation_id="listAuditTrail",
             response_model=models.AuditPage, responses=responses(401, 403, 404, 422, 503))
 def audit_trail(kaiten: Handle, slug: SlugPath, query: Annotated[models.AuditQuery, Query()],
-                key: auth.Reader) -> models.AuditPage:
+                key: auth.Reader) -> Response:
     """The instance's audit trail, newest first."""
     check_instance(kaiten, key, slug)
     frame = kaiten.audit.trail(slug, event_name=query.event_name, after=query.after,
                                before=query.before, limit=query.limit, offset=query.offset)
-    return models.AuditPage(items=[models.AuditEvent(**row) for row in models.records(frame)],
-                            limit=query.limit, offset=query.offset)
+    return models.json_response(models.AuditPage(
+        items=[models.AuditEvent(**row) for row in models.records(frame)],
+        limit=query.limit, offset=query.offset))
