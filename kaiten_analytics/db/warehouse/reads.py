@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kaiten_analytics.db.warehouse import BUCKETS_PER_DAY, Warehouse
-from kaiten_analytics.events import USAGE_ACCEPTED
+from kaiten_analytics.events import EVENTS, USAGE_ACCEPTED
 
 COUNTS = ("reads", "accepted", "rejected")
 
@@ -129,8 +129,19 @@ class EventQuery:
 
 def event_page(warehouse: Warehouse, query: EventQuery, limit: int, offset: int
                ) -> list[tuple]:
-    """(id, event_name, entitlement, status, payload dict, created_at) newest first."""
+    """(id, event_name, entitlement, status, payload dict, created_at) newest first.
+
+    Without a search the page is looked for only after the newest UTC midnight before which
+    the daily rollup holds ``offset + limit`` matching events: the trail's
+    (instance_id, entitlement_id, created_at) key then reads those days, not the whole
+    instance.
+    """
     parameters: dict[str, Any] = {"limit": limit, "offset": offset}
+    if query.pattern is None:
+        since = _page_start(warehouse, query, limit + offset)
+        if since is not None and (query.after is None or since > query.after):
+            query = EventQuery(query.scope, query.event_name, query.status, None, since,
+                               query.before)
     rows = warehouse.rows(
         "SELECT id, event_name, entitlement, status, payload, created_at "
         f"FROM {{db}}.audit_events WHERE {query.sql(parameters)} "
@@ -138,6 +149,37 @@ def event_page(warehouse: Warehouse, query: EventQuery, limit: int, offset: int
         parameters)
     return [(i, name, slug, status, json.loads(payload), at)
             for i, name, slug, status, payload, at in rows]
+
+
+def _page_start(warehouse: Warehouse, query: EventQuery, events: int) -> datetime | None:
+    """The newest UTC midnight with at least ``events`` matching events after it (before
+    ``query.before``), or None when the whole range holds fewer.
+
+    The day of ``before`` itself counts nothing (some of its events lie after it), so the
+    midnight found is never too late.
+    """
+    columns = [column for name, (status, _, column) in EVENTS.items()
+               if (query.event_name is None or name == query.event_name)
+               and (query.status is None or status == query.status)]
+    if not columns:
+        return None
+    parameters: dict[str, Any] = {}
+    where = query.scope.sql(parameters)
+    last_day = None
+    if query.before is not None:
+        last_day = int(query.before.timestamp()) // 86_400
+        where += f" AND day <= {last_day}"
+    if query.after is not None:
+        where += f" AND day >= {int(query.after.timestamp()) // 86_400}"
+    seen = 0
+    for day, count in warehouse.rows(
+            f"SELECT day, sum({' + '.join(columns)}) FROM {{db}}.audit_rollup_day FINAL "
+            f"WHERE {where} GROUP BY day ORDER BY day DESC", parameters):
+        if day != last_day:
+            seen += int(count)
+        if seen >= events:
+            return datetime.fromtimestamp(day * 86_400, UTC)
+    return None
 
 
 def count_events(warehouse: Warehouse, query: EventQuery, cap: int) -> int:
@@ -194,11 +236,16 @@ def accepted_points(warehouse: Warehouse, scope: Scope,
     """
     parameters: dict[str, Any] = {"accepted": USAGE_ACCEPTED}
     where = scope.sql(parameters) + " AND event_name = {accepted:String}"
-    if buckets is not None:
-        parameters["buckets"] = list(buckets)
-        where += (" AND has({buckets:Array(Int64)}, intDiv(toUnixTimestamp(created_at), 900))"
-                  f" AND created_at >= toDateTime({int(min(buckets)) * 900}, 'UTC')"
-                  f" AND created_at < toDateTime({int(max(buckets) + 1) * 900}, 'UTC')")
+    if buckets is not None:  # as time ranges: the key's created_at narrows each
+        ranges: list[list[int]] = []
+        for bucket in sorted(set(buckets)):
+            if ranges and ranges[-1][1] == bucket:
+                ranges[-1][1] = bucket + 1
+            else:
+                ranges.append([bucket, bucket + 1])
+        where += " AND (" + " OR ".join(
+            f"(created_at >= toDateTime({a * 900}, 'UTC') "
+            f"AND created_at < toDateTime({b * 900}, 'UTC'))" for a, b in ranges) + ")"
     return [(at, value, threshold, bool(reached)) for at, value, threshold, reached in
             warehouse.rows("SELECT created_at, value_after, threshold, reached "
                            f"FROM {{db}}.audit_events WHERE {where} ORDER BY created_at, id",
