@@ -76,10 +76,12 @@ def _client(url: str) -> tuple[Any, str]:
         raise ValidationError("warehouse_url", "must be clickhouse://user@host:8123/db, "
                               "clickhouses://… (TLS) or chdb:///path")
     database = parts.path.strip("/") or DEFAULT_DATABASE
+    # the URL's query names server settings, e.g. ?distributed_foreground_insert=1 for a
+    # cluster's Distributed tables (an insert is then on its shards when it returns)
     client = clickhouse_connect.get_client(
         host=parts.hostname or "127.0.0.1", port=parts.port or 8123,
         username=unquote(parts.username or "default"), password=unquote(parts.password or ""),
-        secure=parts.scheme == "clickhouses", database="default",
+        secure=parts.scheme == "clickhouses", database="default", settings=query or None,
     )
     return client, database
 
