@@ -6,6 +6,7 @@ UI only: the rows come from ``kaiten.usage.summary``, the history from
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -165,6 +166,47 @@ def render_latest_entries(kaiten: ka.Kaiten, slug: str, row: pd.Series, tz: str)
     st.caption(f"The {len(latest)} newest; the Audit Trail tab has them all, with payloads.")
 
 
+def end_of_day(day: date, tz: str) -> datetime:
+    """The last instant of the local ``day`` in ``tz`` (aware): a report at it still counts."""
+    next_midnight = datetime.combine(day + timedelta(days=1), time.min, tzinfo=ka.time_zone(tz))
+    return next_midnight - timedelta(microseconds=1)
+
+
+def summary_as_of(kaiten: ka.Kaiten, slug: str, summary: pd.DataFrame, when: datetime
+                  ) -> pd.DataFrame:
+    """Return ``summary`` with each NUMBER row's usage as it stood at ``when``.
+
+    usage, event_count, percent_used and status come from ``kaiten.usage.at`` (its period's
+    usage under a policy with a period) and the library's percent and status rules;
+    updated_at is blanked (it is the current report's). Same columns as the summary.
+    """
+    past = summary.copy()
+    usages, counts = [], []
+    for _, row in past.iterrows():
+        stood = (kaiten.usage.at(slug, row["entitlement"], when)
+                 if row["type"] == "NUMBER" else None)
+        usages.append(float("nan") if stood is None else float(stood["value"]))
+        counts.append(0 if stood is None else int(stood["event_count"]))
+    past["usage"] = pd.Series(usages, index=past.index, dtype="float64")
+    past["event_count"] = counts
+    past["percent_used"] = ka.percent_used(past["usage"], past["granted"].where(
+        past["type"] == "NUMBER"))
+    past["status"] = ka.limit_status(past["usage"], past["granted"].where(
+        past["type"] == "NUMBER"))
+    past["updated_at"] = pd.Series(pd.NaT, index=past.index, dtype=summary["updated_at"].dtype)
+    return past
+
+
+def pick_as_of(kaiten: ka.Kaiten, slug: str, tz: str) -> date | None:
+    """Draw the "as of" date picker; return the chosen past day, or None for now."""
+    today = kaiten.today(tz)
+    chosen = st.date_input(
+        "As of", value=None, max_value=today, key=f"entitlements_as_of_{slug}",
+        format="YYYY-MM-DD",
+        help=f"Show the usage as it stood at the end of a past day ({tz}); empty = now.")
+    return None if chosen is None or chosen >= today else chosen
+
+
 def render_entitlements_tab(kaiten: ka.Kaiten, slug: str) -> None:
     """Draw the Entitlements tab of instance ``slug``."""
     tz = session.timezone()
@@ -176,6 +218,14 @@ def render_entitlements_tab(kaiten: ka.Kaiten, slug: str) -> None:
     if summary.empty:
         st.info("This instance's license grants no entitlements.", icon=":material/info:")
         return
+    picker, _ = st.columns([1, 3])
+    with picker:
+        as_of = pick_as_of(kaiten, slug, tz)
+    if as_of is not None:
+        when = end_of_day(as_of, tz)
+        summary = summary_as_of(kaiten, slug, summary, when)
+        st.caption(f"As it stood at the end of {as_of.isoformat()} ({tz}) — the usage of "
+                   "each limit's period then, against today's license.")
     st.caption(summary_caption(summary))
     st.dataframe(usage_table(summary, tz), column_config=usage_columns(tz), hide_index=True,
                  width="stretch", key=f"entitlements_table_{slug}")

@@ -101,10 +101,15 @@ def unit_of(row: pd.Series) -> str | None:
     return row["unit"] if isinstance(row["unit"], str) and row["unit"] else None
 
 
-def render_report_form(unit: str | None) -> ReportInput | None:
-    """Draw the value and idempotency-key form; return what was typed when submitted.
+PREVIEW, REPORT = "preview", "report"
 
-    The form does not clear on submit, so a refused input stays for the user to fix.
+
+def render_report_form(unit: str | None) -> tuple[ReportInput, str] | None:
+    """Draw the value and idempotency-key form; return (what was typed, PREVIEW or REPORT)
+    when one of its buttons was pressed.
+
+    The form does not clear on submit, so a refused input stays for the user to fix, and a
+    previewed value stays to be reported.
     """
     with st.form(FORM_KEY, enter_to_submit=False):
         value = st.number_input(
@@ -118,11 +123,37 @@ def render_report_form(unit: str | None) -> ReportInput | None:
             help="A retry with the same key returns the first outcome and writes nothing; "
                  "the same key with another instance, entitlement or value is refused.",
         )
-        submitted = st.form_submit_button("Report usage", type="primary",
-                                          icon=":material/send:")
-    if not submitted:
+        preview_col, report_col = st.columns(2)
+        previewed = preview_col.form_submit_button(
+            "Preview", icon=":material/preview:", width="stretch",
+            help="What this report would do — accepted or rejected, the usage after — "
+                 "without writing anything.")
+        submitted = report_col.form_submit_button("Report usage", type="primary",
+                                                  icon=":material/send:", width="stretch")
+    if not (submitted or previewed):
         return None
-    return ReportInput(value=value, idempotency_key=key or "")
+    return ReportInput(value=value, idempotency_key=key or ""), REPORT if submitted else PREVIEW
+
+
+def render_preview(preview: ka.UsageReport, unit: str | None) -> None:
+    """Show what a report would do (``kaiten.usage.check``): nothing has been written."""
+    before = preview.previous
+    after = (preview.usage or {}).get("value")
+    verdict = "would be **ACCEPTED**" if preview.accepted else "would be **REJECTED**"
+    text = (f"Preview — {amount(preview.value, unit)} for `{preview.entitlement}` {verdict}: "
+            f"usage {amount(before, unit)} → {amount(after, unit)}")
+    percent = ka.percent_used(after, preview.threshold)
+    if not pd.isna(percent):
+        text += f" ({percent:.0f}% of the threshold {amount(preview.threshold, unit)})"
+    if preview.period_start:
+        text += f", in the period from {preview.period_start[:10]}"
+    text += "."
+    if not preview.accepted:
+        text += f" Reason: {preview.reason}."
+    if preview.reached:
+        text += f" It would reach the threshold (a `{ka.USAGE_REACHED}` event)."
+    st.info(text + " Nothing has been written; another report may change the usage first.",
+            icon=":material/preview:")
 
 
 def render_outcome(report: ka.UsageReport, unit: str | None) -> None:

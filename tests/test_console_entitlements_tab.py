@@ -150,3 +150,35 @@ def test_instance_without_usage(app):
     assert rows["seats"]["Usage"] == "no reports yet"
     assert any("nothing to compare" in caption for caption in texts(app.caption))
     assert any("No accepted usage reports" in caption for caption in texts(app.caption))
+
+
+def test_a_past_date_shows_the_usage_as_it_stood_then(app, metered, clock):
+    """The "As of" picker: each NUMBER row's usage at the end of that local day."""
+    from datetime import timedelta
+
+    day_one = clock.now.date()  # seats reached 45, api-calls 300, m-sum 100 by now
+    clock.advance(days=2)
+    metered.usage.report(SLUG, "api-calls", 1000)
+    open_entitlements_tab(app)
+    assert usage_rows(app)["api-calls"]["Usage"].startswith("1,300")
+    app.date_input(key=f"entitlements_as_of_{SLUG}").set_value(day_one).run()
+    assert not app.exception
+    rows = usage_rows(app)
+    end_of_day_one = pd.Timestamp(day_one + timedelta(days=1), tz="UTC") - pd.Timedelta(1, "us")
+    for slug in ("api-calls", "seats", "m-sum"):
+        stood = metered.usage.at(SLUG, slug, end_of_day_one.to_pydatetime())
+        assert rows[slug]["Usage"].split(" ")[0] == f"{stood['value']:,.0f}"
+    assert rows["api-calls"]["Usage"].startswith("300")
+    assert rows["m-sum"]["Status"] == "at limit"
+    assert any(f"end of {day_one.isoformat()}" in text for text in texts(app.caption))
+    app.date_input(key=f"entitlements_as_of_{SLUG}").set_value(None).run()
+    assert usage_rows(app)["api-calls"]["Usage"].startswith("1,300")
+
+
+def test_before_any_report_a_past_date_shows_no_usage(app, metered, clock):
+    open_entitlements_tab(app)
+    app.date_input(key=f"entitlements_as_of_{SLUG}").set_value(
+        clock.now.date() - pd.Timedelta(days=30)).run()
+    assert not app.exception
+    assert usage_rows(app)["seats"]["Usage"] == "no reports yet"
+    assert usage_rows(app)["seats"]["Reports"] == 0

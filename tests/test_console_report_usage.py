@@ -7,6 +7,7 @@ from conftest import table_counts
 from console_support import click, texts
 from streamlit.testing.v1 import AppTest
 
+import kaiten_analytics as ka
 from kaiten_console import page_paths
 
 PAGE = page_paths.REPORT_USAGE
@@ -206,4 +207,45 @@ def test_empty_value_shows_the_librarys_message_and_writes_nothing(app, catalogu
     report(app, None)
     errors = texts(app.error)
     assert len(errors) == 1 and "**Value**: is required: a finite number" in errors[0]
+    assert table_counts(catalogue) == before
+
+
+def preview(at: AppTest, value: float) -> AppTest:
+    """Type ``value`` into the form and press Preview."""
+    at.number_input(key="report_value").set_value(value)
+    return click(at, "Preview")
+
+
+def test_preview_says_what_a_report_would_do_and_writes_nothing(app, catalogue):
+    open_report(app, "acme-prod", "m-sum")  # SUM, threshold 100
+    catalogue.usage.report("acme-prod", "m-sum", 60)
+    before = table_counts(catalogue)
+    preview(app, 30)
+    shown = " ".join(texts(app.info))
+    assert "would be **ACCEPTED**" in shown and "usage 60 → 90" in shown
+    assert "90% of the threshold 100" in shown
+    preview(app, 50)
+    shown = " ".join(texts(app.info))
+    assert "would be **REJECTED**" in shown
+    assert catalogue.usage.check("acme-prod", "m-sum", 50).reason in shown
+    assert table_counts(catalogue) == before  # not even an audit row
+    assert app.number_input(key="report_value").value == 50  # the input is kept
+
+
+def test_preview_agrees_with_the_report_that_follows(app, catalogue):
+    open_report(app, "acme-prod", "m-sum")
+    preview(app, 100)
+    assert "would reach the threshold" in " ".join(texts(app.info))
+    click(app, "Report usage")
+    event = newest_event(catalogue, "acme-prod")
+    assert event["event_name"] == ka.USAGE_ACCEPTED
+    assert catalogue.usage.get_value("acme-prod", "m-sum").usage["value"] == 100
+    assert not any("Preview" in text for text in texts(app.info))  # the outcome replaced it
+
+
+def test_a_refused_preview_shows_the_message_beside_the_form(app, catalogue):
+    open_report(app, "acme-prod", "m-sum")
+    before = table_counts(catalogue)
+    click(app, "Preview")  # no value typed
+    assert any("Could not preview this report." in text for text in texts(app.error))
     assert table_counts(catalogue) == before

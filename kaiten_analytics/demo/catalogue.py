@@ -21,11 +21,18 @@ ENTITLEMENTS = [
     ("support-tier", "Support tier", "STRING", None, None),
 ]
 
+# API calls are metered per calendar month on Starter and Pro — with a soft limit (reports are
+# accepted up to 10 % over the threshold) and warnings at 80 % and 90 % — and per contract on
+# Enterprise, so the console shows periods, overage and warnings out of the box
+MONTHLY_API_CALLS = {"period": "month", "overage_percent": 10, "warn_at": [80, 90]}
 LICENSES = {
-    "starter": ("Starter", {"seats": 10, "api-calls": 50_000, "storage-gb": 50, "exports": 200,
+    "starter": ("Starter", {"seats": 10,
+                            "api-calls": {"threshold": 50_000, **MONTHLY_API_CALLS},
+                            "storage-gb": 50, "exports": 200,
                             "avg-latency-ms": 400, "sso": False, "audit-log": False,
                             "support-tier": "community"}),
-    "pro": ("Pro", {"seats": 100, "api-calls": 500_000, "storage-gb": 500, "exports": 2_000,
+    "pro": ("Pro", {"seats": 100, "api-calls": {"threshold": 500_000, **MONTHLY_API_CALLS},
+                    "storage-gb": 500, "exports": 2_000,
                     "avg-latency-ms": 250, "min-replicas": None, "sso": True,
                     "audit-log": False, "support-tier": "business"}),
     "enterprise": ("Enterprise", {"seats": 1_000, "api-calls": 5_000_000, "storage-gb": 5_000,

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.usage_json import encode_usage
 from kaiten_analytics.demo.catalogue import LICENSES, DemoInstance
+from kaiten_analytics.policy import policy_of
 from kaiten_analytics.service.ledger import Ledger
 from kaiten_analytics.service.usage import apply_in_ledger, record_read
 
@@ -56,9 +57,14 @@ def _times(rng: np.random.Generator, count: int, start: datetime, days: int) -> 
     return np.sort(start.timestamp() + seconds)
 
 
-def _value(entitlement: str, threshold: float | None, reports: int, pressure: float,
+# roughly how many days a policy's period lasts, to size the reports of one period
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 30.4, "year": 365.25}
+
+
+def _value(entitlement: str, threshold: float | None, reports: float, pressure: float,
            progress: float, rng: random.Random) -> float:
-    """One report's value: sized so that ``pressure`` > 1 reaches the limit part-way."""
+    """One report's value: sized so that ``pressure`` > 1 reaches the limit part-way
+    (``reports``: those expected while the limit lasts — the history, or one period)."""
     limit = threshold if threshold is not None else NOMINAL[entitlement]
     if entitlement == "api-calls":  # SUM: spread the allowance over the expected reports
         return max(1, round(limit * pressure / max(reports, 1) * rng.uniform(0.3, 1.7)))
@@ -73,9 +79,15 @@ def _value(entitlement: str, threshold: float | None, reports: int, pressure: fl
     return rng.randint(1, 5)  # min-replicas: MIN
 
 
-def _number_entitlements(license_slug: str) -> dict[str, float | None]:
+def _number_entitlements(license_slug: str) -> dict[str, tuple[float | None, str | None]]:
+    """The license's metered entitlements: slug → (threshold or None, period or None)."""
     values = LICENSES[license_slug][1]
-    return {slug: values[slug] for slug in WEIGHTS if slug in values}
+    limits = {}
+    for slug in WEIGHTS:
+        if slug in values:
+            policy = policy_of(values[slug])
+            limits[slug] = (None, None) if policy is None else (policy.threshold, policy.period)
+    return limits
 
 
 def _plans(fleet: list[DemoInstance], events: int, big: tuple[str, int] | None,
@@ -122,11 +134,14 @@ def _chunks(times: np.ndarray) -> Iterator[np.ndarray]:
         yield times[begin:begin + CHUNK]
 
 
-def _write_chunk(db: Database, plan: _Plan, entitlements: dict[str, float | None],
+def _write_chunk(db: Database, plan: _Plan,
+                 entitlements: dict[str, tuple[float | None, str | None]],
                  times: np.ndarray, start: datetime, days: int, rng: random.Random) -> int:
     slugs = list(entitlements)
     weights = [WEIGHTS[s] for s in slugs]
-    expected = {s: plan.events * (1 - READ_SHARE) * WEIGHTS[s] / sum(weights) for s in slugs}
+    expected = {s: plan.events * (1 - READ_SHARE) * WEIGHTS[s] / sum(weights)
+                   * min(1.0, PERIOD_DAYS.get(entitlements[s][1], days) / days)
+                for s in slugs}
     span = days * 86_400
     with db.transaction() as connection:
         ledger = Ledger(connection)
@@ -144,7 +159,7 @@ def _write_chunk(db: Database, plan: _Plan, entitlements: dict[str, float | None
                 record_read(ledger, target, at, encode_usage(aggregate, count))
                 continue
             progress = (seconds - start.timestamp()) / span
-            value = _value(slug, entitlements[slug], int(expected[slug]), plan.pressure,
+            value = _value(slug, entitlements[slug][0], expected[slug], plan.pressure,
                            progress, rng)
             apply_in_ledger(ledger, target, value, at)
         ledger.flush()

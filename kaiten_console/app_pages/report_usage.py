@@ -17,9 +17,11 @@ from kaiten_console.instance_picker import pick_instance
 from kaiten_console.refusals import show_refusal
 from kaiten_console.usage_report import (
     FIELD_LABELS,
+    PREVIEW,
     meterable,
     render_context,
     render_outcome,
+    render_preview,
     render_report_form,
     unit_of,
 )
@@ -27,6 +29,7 @@ from kaiten_console.usage_report import (
 ENTITLEMENT_PARAM = "entitlement"
 INSTANCE_KEY, ENTITLEMENT_KEY = "report_instance", "report_entitlement"
 OUTCOME_KEY = "report_outcome"  # (UsageReport, unit) of the last accepted or rejected report
+PREVIEW_KEY = "report_preview"  # (UsageReport, unit) of the last dry run (usage.check)
 
 
 def follow_entitlement() -> None:
@@ -57,6 +60,7 @@ def submit(instance: str, entitlement: str, value: float | None, key: str | None
            unit: str | None, error_area: DeltaGenerator) -> None:
     """Report through the library; keep the outcome and rerun, or show its error beside."""
     st.session_state.pop(OUTCOME_KEY, None)
+    st.session_state.pop(PREVIEW_KEY, None)
     try:
         report = session.kaiten().usage.report(instance, entitlement, value,
                                                idempotency_key=key)
@@ -67,6 +71,19 @@ def submit(instance: str, entitlement: str, value: float | None, key: str | None
     session.clear_reads()  # the usage, the fleet views and the audit trail all changed
     st.session_state[OUTCOME_KEY] = (report, unit)
     st.rerun()
+
+
+def preview(instance: str, entitlement: str, value: float | None, unit: str | None,
+            error_area: DeltaGenerator) -> None:
+    """Dry-run the report (``kaiten.usage.check``: nothing written); keep what it would do."""
+    st.session_state.pop(PREVIEW_KEY, None)
+    st.session_state.pop(OUTCOME_KEY, None)
+    try:
+        st.session_state[PREVIEW_KEY] = (
+            session.kaiten().usage.check(instance, entitlement, value), unit)
+    except ka.KaitenError as error:
+        show_refusal(error_area, error, heading="Could not preview this report.",
+                     labels=FIELD_LABELS)
 
 
 def main() -> None:
@@ -104,7 +121,15 @@ def main() -> None:
     with form_col:
         typed = render_report_form(unit)
     if typed is not None:
-        submit(instance, entitlement, typed.value, typed.key_or_none(), unit, side_col)
+        values, action = typed
+        if action == PREVIEW:
+            preview(instance, entitlement, values.value, unit, side_col)
+        else:
+            submit(instance, entitlement, values.value, values.key_or_none(), unit, side_col)
+    previewed = st.session_state.get(PREVIEW_KEY)
+    if previewed and (previewed[0].instance, previewed[0].entitlement) == (instance, entitlement):
+        with side_col:
+            render_preview(*previewed)
     outcome = st.session_state.get(OUTCOME_KEY)
     if outcome and (outcome[0].instance, outcome[0].entitlement) == (instance, entitlement):
         with side_col:
