@@ -27,7 +27,11 @@ together by a barrier and reporting in a loop for ``--seconds``:
 * **report with a key**: the library call with a fresh ``idempotency_key`` each time (what a
   reporter that retries safely sends: the key is claimed and its outcome stored in the same
   transaction);
-* **report_many**: ``kaiten.usage.report_many`` of 100 reports per call, counted as reports.
+* **report_many**: ``kaiten.usage.report_many`` of 100 reports per call, counted as reports;
+* **report (threshold)** and **report (policy)**: the library call on the same SUM entitlement
+  under a plain threshold, and under a metering policy (a monthly period, a 20 % soft limit,
+  warning levels at 50 and 80 %), both far above what a run reports; the second table gives
+  policy / threshold (target >= 0.9: a policy costs at most 10 %).
 
 Figures are reports per second: all reports of all reporters / wall time. Library and raw runs
 alternate (library, raw, library, raw, …) for ``--rounds`` rounds and the table shows the
@@ -68,6 +72,12 @@ from kaiten_analytics.clock import new_id
 from kaiten_analytics.db.engine import SQLITE_BUSY_TIMEOUT
 
 ENTITLEMENT = "bench-calls"
+#: the same SUM entitlement under a plain threshold, and under a metering policy (a monthly
+#: period, a soft limit, two warning levels); both limits are far above what a run reports
+LIMITED, POLICY_ENTITLEMENT = "bench-limited", "bench-policy"
+HIGH = 10**12
+POLICY = {"threshold": HIGH, "period": "month", "overage_percent": 20, "warn_at": [50, 80]}
+POLICY_TARGET = 0.9  # report (policy) / report (threshold)
 MAX_REPORTERS = 8
 BATCH = 100  # reports per report_many call
 TARGETS = {"postgresql": 0.5, "sqlite": 0.25}
@@ -76,7 +86,11 @@ USAGE_ACCEPTED = "kaiten.v1.entitlement.usage.report.accepted"
 
 # case names
 LIBRARY, KEYED, RAW, BARE, MANY = "library", "keyed", "raw SQL", "bare SQL", "report_many"
-NAMES = {LIBRARY: "report", KEYED: "report+key", MANY: f"many({BATCH})"}
+THRESHOLD, POLICED = "threshold", "policy"
+NAMES = {LIBRARY: "report", KEYED: "report+key", MANY: f"many({BATCH})",
+         THRESHOLD: "report (threshold)", POLICED: "report (policy)"}
+#: the entitlement each library case reports
+CASE_ENTITLEMENT = {THRESHOLD: LIMITED, POLICED: POLICY_ENTITLEMENT}
 
 
 # --- databases ------------------------------------------------------------------------------------
@@ -133,12 +147,18 @@ def set_up(database: BenchDatabase) -> None:
         kaiten.customers.create("bench", "Benchmark Inc")
         kaiten.entitlements.create(ENTITLEMENT, "Benchmark calls", aggregation_method="SUM",
                                    unit="calls")
-        kaiten.licenses.create("bench", "Benchmark", {ENTITLEMENT: None})
+        for slug in (LIMITED, POLICY_ENTITLEMENT):
+            kaiten.entitlements.create(slug, slug, aggregation_method="SUM", unit="calls")
+        kaiten.licenses.create("bench", "Benchmark", {ENTITLEMENT: None, LIMITED: HIGH,
+                                                      POLICY_ENTITLEMENT: POLICY})
         for prefix in ("lib", "raw"):
             for index in range(MAX_REPORTERS):
                 slug = f"{prefix}-{index}"
                 kaiten.instances.create("bench", f"Reporter {prefix} {index}", slug, "bench")
                 kaiten.usage.report(slug, ENTITLEMENT, 1)
+                if prefix == "lib":
+                    kaiten.usage.report(slug, LIMITED, 1)
+                    kaiten.usage.report(slug, POLICY_ENTITLEMENT, 1)
         with kaiten.db.engine.connect() as connection:
             ids = dict(connection.execute(sa.text("SELECT slug, id FROM instances")).all())
             database.entitlement_id = connection.execute(
@@ -188,7 +208,8 @@ def check_consistency(database: BenchDatabase) -> list[str]:
         with kaiten.db.engine.connect() as connection:
             rows = connection.execute(sa.text(
                 "SELECT i.slug, u.value, (SELECT count(*) FROM feature_audit_trail a"
-                "  WHERE a.instance_id = u.instance_id AND a.event_name = :name)"
+                "  WHERE a.instance_id = u.instance_id AND a.entitlement_id = u.entitlement_id"
+                "  AND a.event_name = :name)"
                 " FROM entitlement_usage u JOIN instances i ON i.id = u.instance_id"
             ), {"name": USAGE_ACCEPTED}).all()
         for slug, value, events in rows:
@@ -336,8 +357,10 @@ def _reporter_for(job: Job, cache: dict[tuple[str, str, str], Any]) -> Callable[
 
         return report_with_key
 
+    entitlement = CASE_ENTITLEMENT.get(job.case, ENTITLEMENT)
+
     def report() -> int:
-        kaiten.usage.report(job.instance, ENTITLEMENT, 1)
+        kaiten.usage.report(job.instance, entitlement, 1)
         return 1
 
     return report
@@ -440,7 +463,7 @@ def run_engine(pool: Pool, database: BenchDatabase, figures: Figures, seconds: f
                rounds: int) -> None:
     """Alternate library and raw SQL runs for ``rounds`` rounds on one engine."""
     plan = [(case, reporters) for reporters in (1, MAX_REPORTERS)
-            for case in (LIBRARY, KEYED, RAW, BARE, MANY)]
+            for case in (LIBRARY, KEYED, RAW, BARE, MANY, THRESHOLD, POLICED)]
     for round_number in range(1, rounds + 1):
         for case, reporters in plan:
             rate = pool.measure(database, case, reporters, seconds)
@@ -451,12 +474,12 @@ def run_engine(pool: Pool, database: BenchDatabase, figures: Figures, seconds: f
 
 def format_table(engines: list[str], figures: Figures) -> str:
     """The result table: medians, the ratios to both baselines and the targets."""
-    header = (f"{'engine':<11} {'case':<12} {'reporters':>9} {'library r/s':>12} "
+    header = (f"{'engine':<11} {'case':<18} {'reporters':>9} {'library r/s':>12} "
               f"{'raw SQL r/s':>12} {'ratio':>6}  {'target':<7} {'met':<4} "
               f"{'bare r/s':>9} {'vs bare':>7}  {'target':<7} {'met':<4} ratio per round")
     lines = [header, "-" * len(header)]
     for engine in engines:
-        for case in (LIBRARY, KEYED, MANY):
+        for case in (LIBRARY, KEYED, MANY, THRESHOLD, POLICED):
             for reporters in (1, MAX_REPORTERS):
                 library = figures.median(engine, case, reporters)
                 raw = figures.median(engine, RAW, reporters)
@@ -470,10 +493,22 @@ def format_table(engines: list[str], figures: Figures) -> str:
                 wanted, met = _target(target, library / raw, case == MANY)
                 bare_wanted, bare_met = _target(bare_target, library / bare, False)
                 lines.append(
-                    f"{engine:<11} {NAMES[case]:<12} {reporters:>9} {library:>12.0f} "
+                    f"{engine:<11} {NAMES[case]:<18} {reporters:>9} {library:>12.0f} "
                     f"{raw:>12.0f} {library / raw:>6.2f}  {wanted:<7} {met:<4} "
                     f"{bare:>9.0f} {library / bare:>7.2f}  {bare_wanted:<7} {bare_met:<4} "
                     f"{per_round}")
+    lines += ["", f"{'engine':<11} {'reporters':>9} {'threshold r/s':>14} {'policy r/s':>11} "
+                  f"{'policy / threshold':>19}  target  met  per round"]
+    for engine in engines:
+        for reporters in (1, MAX_REPORTERS):
+            plain = figures.median(engine, THRESHOLD, reporters)
+            policy = figures.median(engine, POLICED, reporters)
+            wanted, met = _target(POLICY_TARGET, policy / plain, False)
+            per_round = " ".join(f"{p / t:.2f}" for p, t in zip(
+                figures.rounds[(engine, POLICED, reporters)],
+                figures.rounds[(engine, THRESHOLD, reporters)], strict=True))
+            lines.append(f"{engine:<11} {reporters:>9} {plain:>14.0f} {policy:>11.0f} "
+                         f"{policy / plain:>19.2f}  {wanted:<7} {met:<4} {per_round}")
     return "\n".join(lines)
 
 

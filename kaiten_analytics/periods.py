@@ -9,6 +9,7 @@ and UTC days.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -55,6 +56,7 @@ def period_bounds(period: str | None, at: datetime) -> tuple[datetime | None, da
     return bounds
 
 
+@lru_cache(maxsize=64)  # a report's period bounds are nearly always the last ones
 def rfc3339(moment: datetime | None) -> str | None:
     """Return ``moment`` as RFC 3339 text in UTC (``2026-03-01T00:00:00Z``), None as None."""
     if moment is None:

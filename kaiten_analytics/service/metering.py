@@ -32,7 +32,7 @@ from kaiten_analytics.policy import Policy
 from kaiten_analytics.service.aggregation import candidate
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Stored:
     """A usage row as stored: the aggregate, its event count, its period, levels warned."""
 
@@ -43,7 +43,7 @@ class Stored:
     warned: tuple[float, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     """What a report does: the period's aggregate before and after, and the events it emits."""
 
