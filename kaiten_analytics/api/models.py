@@ -196,7 +196,7 @@ class UsageReport(BaseModel):
     usage: Usage | None
     threshold: float | None
     reason: str | None
-    event_id: str
+    event_id: str | None = Field(description="the audit event written; null for a dry run")
 
 
 class UsageRejected(BaseModel):
@@ -217,7 +217,7 @@ class UsageRejected(BaseModel):
     usage: Usage | None
     threshold: float | None
     reason: str
-    event_id: str
+    event_id: str | None = Field(description="the audit event written; null for a dry run")
 
 
 class BatchItem(_In):

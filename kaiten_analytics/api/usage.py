@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 import kaiten_analytics as ka
 from kaiten_analytics.api import auth, models
 from kaiten_analytics.api.auth import Handle, check_instance
-from kaiten_analytics.api.problems import problem_response, responses
+from kaiten_analytics.api.problems import ProblemError, problem_response, responses
 
 router = APIRouter(tags=["metering"])
 SlugPath = Annotated[str, Path(description="the instance's slug", examples=["acme-prod"])]
@@ -21,6 +21,9 @@ IdempotencyKey = Annotated[str | None, Header(
     description="a retry with the same key returns the first response (with "
                 "`Idempotent-Replayed: true`) and writes nothing; the same key with another "
                 "request is 422 `idempotency-key-reused`. Keys are honoured for 7 days.")]
+DryRun = Annotated[bool, Query(
+    description="`true`: answer what the report would get now (the same status and body) "
+                "and write nothing; `event_id` is null")]
 _REPLAYED = {"Idempotent-Replayed": {"description": "`true` when this is the stored response "
                                                     "of an earlier request with the same key",
                                      "schema": {"type": "string", "enum": ["true"]}}}
@@ -38,10 +41,22 @@ def _report_body(report: ka.UsageReport) -> dict:
                         200: {"description": "ACCEPTED", "headers": _REPLAYED}})
 def report_usage(kaiten: Handle, slug: SlugPath, entitlement: EntitlementPath,
                  body: models.UsageReportIn, key: auth.Reporter,
-                 idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    """Report usage: ACCEPTED is 200, REJECTED (over the limit, outside the term) is 409."""
+                 idempotency_key: IdempotencyKey = None, dry_run: DryRun = False
+                 ) -> JSONResponse:
+    """Report usage: ACCEPTED is 200, REJECTED (over the limit, outside the term) is 409.
+
+    With ``dry_run=true`` the answer is what the report would get now, and nothing is
+    written (no usage change, no audit event: ``event_id`` is null).
+    """
     check_instance(kaiten, key, slug)
-    report = kaiten.usage.report(slug, entitlement, body.value, idempotency_key=idempotency_key)
+    if dry_run:
+        if idempotency_key is not None:
+            raise ProblemError(422, "validation-error", "a dry run writes nothing, so it "
+                               "takes no Idempotency-Key", "Idempotency-Key")
+        report = kaiten.usage.check(slug, entitlement, body.value)
+    else:
+        report = kaiten.usage.report(slug, entitlement, body.value,
+                                     idempotency_key=idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if report.replayed else None
     if report.status == "REJECTED":
         body = _report_body(report)
