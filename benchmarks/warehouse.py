@@ -29,7 +29,8 @@ What it does, in one run (so the ratios compare like with like on a noisy machin
    from the trail (``countIf``; ``toDate(created_at, 'Europe/Berlin')``), next to the
    product's rollups.
 
-``--small``: 100k + 50k events in the system of record, 1M and 10M generated warehouses.
+``--small``: 100k + 50k events in the system of record, 100k and 1M generated warehouses.
+``--data-dir`` keeps the engine (and reuses its generated warehouses on the next run).
 """
 
 from __future__ import annotations
@@ -322,14 +323,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="sizes of the warehouses generated inside ClickHouse")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--small", action="store_true",
-                        help="100k + 50k events, generated 1M and 10M")
+                        help="100k + 50k events, generated 100k and 1M")
     parser.add_argument("--keep", action="store_true", help="keep the built schema")
     parser.add_argument("--data-dir", default=None, help="where the chDB engine lives "
                         "(default a temporary directory, removed at the end); kept, its "
                         "generated warehouses are reused by the next run")
     args = parser.parse_args(argv)
     if args.small:
-        args.fleet_events, args.big_events, args.generated = 50_000, 100_000, "1000000,10000000"
+        args.fleet_events, args.big_events, args.generated = 50_000, 100_000, "100000,1000000"
     generated_sizes = [int(s) for s in args.generated.split(",")]
     engine_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="kaiten-warehouse-bench-"))
     built_schema = None

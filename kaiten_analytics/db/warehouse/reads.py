@@ -62,13 +62,13 @@ def stats(warehouse: Warehouse, scope: Scope, first_bucket: int, end_bucket: int
     """
     parameters: dict[str, Any] = {"first": first_bucket, "end": end_bucket}
     where = scope.sql(parameters)
-    (total,) = warehouse.rows(
-        f"SELECT sum(reads), sum(accepted), sum(rejected) FROM {{db}}.audit_rollup_day FINAL "
-        f"WHERE {where}", parameters)
-    (today,) = warehouse.rows(
-        f"SELECT sum(reads + accepted + rejected) FROM {{db}}.audit_rollup_15m FINAL "
-        f"WHERE {where} AND bucket >= {{first:Int64}} AND bucket < {{end:Int64}}", parameters)
-    return {"total": tuple(total), "today": (today[0], None, None)}
+    rows = {row[0]: row[1:] for row in warehouse.rows(
+        "SELECT 'total', sum(reads), sum(accepted), sum(rejected) "
+        f"FROM {{db}}.audit_rollup_day FINAL WHERE {where} "
+        "UNION ALL SELECT 'today', sum(reads + accepted + rejected), NULL, NULL "
+        f"FROM {{db}}.audit_rollup_15m FINAL WHERE {where} "
+        "AND bucket >= {first:Int64} AND bucket < {end:Int64}", parameters)}
+    return {"total": tuple(rows["total"]), "today": tuple(rows["today"])}
 
 
 def day_and_bucket_counts(warehouse: Warehouse, scope: Scope, first_day: int, last_day: int,
