@@ -483,6 +483,9 @@ def test_usage_at_equals_a_replay_of_the_trail_at_random_moments(kaiten, clock):
     assert info.value.field == "when"
     with pytest.raises(ka.ValidationError):
         kaiten.usage.at("acme-prod", "m-sum", None)
+    for instance, entitlement in (("nope", "m-sum"), ("acme-prod", "nope")):
+        with pytest.raises(ka.NotFoundError):
+            kaiten.usage.at(instance, entitlement, at(2026, 3, 10))
 
 
 # --- reads of the current period ---------------------------------------------------------------

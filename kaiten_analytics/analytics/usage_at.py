@@ -3,7 +3,8 @@
 The state at ``when`` is the one the last accepted report at or before ``when`` left (its audit
 payload records the aggregate after it, the event count and its period). The 15-minute rollup
 says which bucket holds that report without reading events: the latest bucket up to
-``when``'s with an accepted report. Only that bucket's events are read:
+``when``'s with an accepted report (found with the two slugs' ids in one statement). Only
+that bucket's events are read:
 
 * a bucket before ``when``'s: its last accepted report;
 * ``when``'s own bucket: its last accepted report at or before ``when``, or else the first one
@@ -24,20 +25,36 @@ import sqlalchemy as sa
 from kaiten_analytics import fields
 from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.lookup import id_for, instance_row
-from kaiten_analytics.db.models import BUCKET_SECONDS, audit_rollup_15m, feature_audit_trail
+from kaiten_analytics.db.models import (
+    BUCKET_SECONDS,
+    audit_rollup_15m,
+    entitlements,
+    feature_audit_trail,
+    instances,
+)
 from kaiten_analytics.db.usage_json import encode_usage
-from kaiten_analytics.errors import ValidationError
+from kaiten_analytics.errors import NotFoundError, ValidationError
 from kaiten_analytics.events import USAGE_ACCEPTED
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BUCKET = timedelta(seconds=BUCKET_SECONDS)
 _r, _t = audit_rollup_15m, feature_audit_trail
 _IID, _EID = sa.bindparam("instance_id"), sa.bindparam("entitlement_id")
-_LAST_BUCKET = sa.select(sa.func.max(_r.c.bucket)).where(
-    _r.c.instance_id == _IID, _r.c.entitlement_id == _EID, _r.c.accepted > 0,
-    _r.c.bucket <= sa.bindparam("bucket"))
+# ORDER BY … LIMIT 1, not max(): with the accepted > 0 filter PostgreSQL's max() reads every
+# bucket up to ``when``'s; this walks the primary key backwards and stops at the first
+_LAST_BUCKET = (sa.select(_r.c.bucket).where(
+    _r.c.accepted > 0, _r.c.bucket <= sa.bindparam("bucket"))
+    .order_by(_r.c.bucket.desc()).limit(1))
 _ACCEPTED = sa.select(_t.c.payload).where(
     _t.c.instance_id == _IID, _t.c.entitlement_id == _EID, _t.c.event_name == USAGE_ACCEPTED)
+_i, _e = instances.alias("i"), entitlements.alias("e")
+_RESOLVE = (
+    sa.select(_i.c.id.label("instance_id"), _e.c.id.label("entitlement_id"),
+              _LAST_BUCKET.where(_r.c.instance_id == _i.c.id, _r.c.entitlement_id == _e.c.id)
+              .scalar_subquery().label("bucket"))
+    .select_from(_i.join(_e, sa.true()))  # one row each: the pair, not a product
+    .where(_i.c.slug == sa.bindparam("instance"), _e.c.slug == sa.bindparam("entitlement"))
+)
 # the last accepted report in [low, high] and the first in (low, high)
 _LAST_IN = (_ACCEPTED.where(_t.c.created_at >= sa.bindparam("low", type_=_t.c.created_at.type),
                             _t.c.created_at <= sa.bindparam("high", type_=_t.c.created_at.type))
@@ -57,11 +74,19 @@ def usage_at(db: Database, instance: str, entitlement: str, when: Any) -> dict[s
     if when is None:
         raise ValidationError("when", "is required: an RFC 3339 string or an aware datetime")
     moment = fields.instant(when, "when")
+    bucket_of_when = int((moment - _EPOCH) // _BUCKET)
     with db.read() as connection:
-        ids = {"instance_id": instance_row(connection, instance).id,
-               "entitlement_id": id_for(connection, "entitlement", entitlement)}
-        bucket_of_when = int((moment - _EPOCH) // _BUCKET)
-        bucket = connection.execute(_LAST_BUCKET, {**ids, "bucket": bucket_of_when}).scalar()
+        # the two ids and the bucket in one round trip; a missing name is looked up again
+        # for its error
+        row = connection.execute(_RESOLVE, {"instance": instance, "entitlement": entitlement,
+                                            "bucket": bucket_of_when}).first() if (
+            isinstance(instance, str) and isinstance(entitlement, str)) else None
+        if row is None:
+            instance_row(connection, instance)
+            id_for(connection, "entitlement", entitlement)
+            raise NotFoundError("entitlement", entitlement)  # not reached: one was missing
+        ids = {"instance_id": row.instance_id, "entitlement_id": row.entitlement_id}
+        bucket = row.bucket
         if bucket is None:
             return None
         start = _EPOCH + bucket * _BUCKET
