@@ -27,6 +27,7 @@ from kaiten_console.event_log import (
     payload_open,
     render_event_log,
 )
+from kaiten_console.refusals import show_read_error
 from kaiten_console.usage_history import number_entitlements, render_usage_history, unit_of
 
 LIVE_SECONDS = 5
@@ -103,7 +104,7 @@ def render_live_panel(kaiten: ka.Kaiten, slug: str, tz: str, entitlement: str | 
     try:
         stats = kaiten.audit.stats(slug, entitlement, tz)
     except ka.KaitenError as error:
-        st.error(f"Cannot read the audit trail: {error}", icon=":material/error:")
+        show_read_error(st, "read the audit trail", error)
         return
     render_stats_cards(stats, tz)
     timeline_col, value_col = st.columns([3, 2], gap="medium")
@@ -153,7 +154,7 @@ def render_audit_tab(kaiten: ka.Kaiten, slug: str, tz: str) -> None:
     try:
         summary = kaiten.usage.summary(slug)
     except ka.KaitenError as error:
-        st.error(f"Cannot read the audit trail: {error}", icon=":material/error:")
+        show_read_error(st, "read the audit trail", error)
         return
     entitlement, days, live = render_controls(slug, summary)
     event = payload_open()

@@ -16,6 +16,7 @@ import kaiten_analytics as ka
 from kaiten_analytics import charts
 from kaiten_console import session
 from kaiten_console.event_log import render_event_table
+from kaiten_console.refusals import show_read_error
 from kaiten_console.usage_history import number_entitlements, render_usage_history
 
 LATEST_ENTRIES = 10
@@ -213,7 +214,7 @@ def render_entitlements_tab(kaiten: ka.Kaiten, slug: str) -> None:
     try:
         summary = kaiten.usage.summary(slug)
     except ka.KaitenError as error:
-        st.error(f"Cannot read the entitlement usage: {error}", icon=":material/error:")
+        show_read_error(st, "read the entitlement usage", error)
         return
     if summary.empty:
         st.info("This instance's license grants no entitlements.", icon=":material/info:")

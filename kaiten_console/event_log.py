@@ -20,6 +20,7 @@ import streamlit as st
 
 import kaiten_analytics as ka
 from kaiten_analytics.charts import CATEGORY_COLOURS
+from kaiten_console.refusals import show_read_error
 
 PAGE_SIZE = 50
 #: how long a text search's page stands before a live refresh reads it again
@@ -277,7 +278,7 @@ def render_event_log(kaiten: ka.Kaiten, slug: str, entitlement: str | None, tz: 
     try:
         shown = fetch_page(kaiten, slug, filters, page)
     except ka.KaitenError as error:
-        st.error(f"Cannot read the event log: {error}", icon=":material/error:")
+        show_read_error(st, "read the event log", error)
         return
     rows = shown.rows
     if rows.empty and page == 1:

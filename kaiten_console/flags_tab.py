@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
+from kaiten_console.refusals import show_read_error
 
 REASON_LABELS = {
     "TARGETING_MATCH": "Targeting match",
@@ -37,7 +38,7 @@ def render_flags_tab(kaiten: ka.Kaiten, instance_slug: str) -> None:
     try:
         evaluations = kaiten.flags.evaluate_all(instance_slug)
     except ka.NotFoundError as error:
-        st.error(f"Cannot evaluate flags: {error}.", icon=":material/error:")
+        show_read_error(st, "evaluate flags", error)
         return
     if evaluations.empty:
         st.info("No feature flags yet — create one on the Flags page.", icon=":material/flag:")

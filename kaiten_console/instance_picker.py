@@ -11,6 +11,7 @@ import streamlit as st
 
 import kaiten_analytics as ka
 from kaiten_console import session
+from kaiten_console.refusals import show_read_error
 
 PARAM = "instance"  # the query parameter naming the instance
 EMPTY = "No instances yet — create one on the Instances page, or run `kaiten demo`."
@@ -40,8 +41,7 @@ def pick_instance(key: str, action: str, clears: tuple[str, ...] = ()) -> str | 
         try:  # created since the list was cached, or gone?
             names[requested] = session.instance(requested).name
         except ka.NotFoundError as error:
-            st.error(f"Cannot {action}: {error}. Pick another one below.",
-                     icon=":material/error:")
+            show_read_error(st, action, error, hint="Pick another one below.")
             requested = None
     if not names:
         st.info(EMPTY, icon=":material/info:")

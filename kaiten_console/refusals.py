@@ -1,4 +1,5 @@
-"""How the console shows a refused write: the library's message beside the form.
+"""How the console shows a ``KaitenError``: a refused write beside its form, a failed read
+where its content would be.
 
 Every form (instances, usage reports, flags) and every write button calls the library and, on
 a ``KaitenError``, shows it with :func:`show_refusal` next to where the input was typed. Forms
@@ -39,3 +40,13 @@ def show_refusal(area: Any, error: ka.KaitenError, *, heading: str | None = None
     """
     text = refusal_text(error, labels)
     area.error(f"{heading}\n\n{text}" if heading else text, icon=ICON)
+
+
+def show_read_error(area: Any, what: str, error: ka.KaitenError, *,
+                    hint: str | None = None) -> None:
+    """Draw a read that failed: ``Cannot <what>: <the library's message>.`` in ``area``.
+
+    ``hint`` (e.g. "Pick another one below.") follows the message.
+    """
+    text = f"Cannot {what}: {str(error).rstrip('.')}."
+    area.error(f"{text} {hint}" if hint else text, icon=ICON)

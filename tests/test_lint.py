@@ -287,3 +287,10 @@ def test_code_states_its_rules_instead_of_citing_files_outside_the_repository():
                  for number, line in enumerate(path.read_text().splitlines(), 1)
                  if cited.search(line) and path != Path(__file__)]
     assert offenders == []
+
+
+def test_the_console_turns_a_kaiten_error_into_a_message_in_one_place():
+    """Refused writes and failed reads are drawn by ``kaiten_console/refusals.py`` only."""
+    offenders = [str(path.relative_to(ROOT)) for path in UI_FILES
+                 if path.name != "refusals.py" and re.search(r"\.error\(", path.read_text())]
+    assert offenders == []

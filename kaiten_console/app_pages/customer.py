@@ -13,6 +13,7 @@ import kaiten_analytics as ka
 from kaiten_console import page_paths, session
 from kaiten_console.customer_views import license_mix
 from kaiten_console.instance_list import customer_scope, render_instance_list, render_new_button
+from kaiten_console.refusals import show_read_error
 
 PARAM = "customer"  # the query parameter naming the customer
 PICKER_KEY = "customer_picker"
@@ -36,8 +37,7 @@ def pick_customer() -> str | None:
             found = session.customer_summary(requested)
             names[requested] = found["name"].iloc[0]
         except ka.KaitenError as error:
-            st.error(f"Cannot show this customer: {error}. Pick another one below.",
-                     icon=":material/error:")
+            show_read_error(st, "show this customer", error, hint="Pick another one below.")
             requested = None
     if not names:
         st.info("No customers yet — create one on the Customers page, or run `kaiten demo`.",
@@ -61,7 +61,7 @@ def main() -> None:
     try:
         customer = session.customer_summary(slug).iloc[0]
     except ka.NotFoundError as error:
-        st.error(f"Cannot show this customer: {error}.", icon=":material/error:")
+        show_read_error(st, "show this customer", error)
         return
     can_write = session.can_write()
     licenses = session.names(session.licenses())

@@ -14,7 +14,7 @@ import streamlit as st
 import kaiten_analytics as ka
 from kaiten_console import session
 from kaiten_console.flags_tab import REASON_LABELS
-from kaiten_console.refusals import show_refusal
+from kaiten_console.refusals import show_read_error, show_refusal
 from kaiten_console.session import kaiten
 
 NEW = ""  # the picker's "new flag" choice
@@ -242,7 +242,7 @@ def render_flag(k: ka.Kaiten, key: str, can_write: bool) -> None:
     try:
         flag = k.flags.get(key)
     except ka.NotFoundError as error:
-        st.error(f"{error}.", icon=":material/error:")
+        show_read_error(st, "show this flag", error)
         return
     status = "enabled" if flag.enabled else "disabled — every instance gets the default"
     st.subheader(flag.name)

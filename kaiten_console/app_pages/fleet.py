@@ -17,6 +17,7 @@ import kaiten_analytics as ka
 from kaiten_analytics import charts
 from kaiten_console import session
 from kaiten_console.fleet_views import FleetFilters, fleet_view, render_table
+from kaiten_console.refusals import show_read_error
 
 VIEW_KEY = "view"  # the open tab, also the URL's ?view=
 TOP_CONSUMERS = 20
@@ -187,7 +188,7 @@ def main() -> None:
     try:
         consumption = fleet_view("consumption", filters)
     except ka.KaitenError as error:
-        st.error(f"Cannot read the fleet: {error}.", icon=":material/error:")
+        show_read_error(st, "read the fleet", error)
         return
     if consumption.empty:
         st.info(NO_MATCH, icon=":material/filter_alt_off:")

@@ -13,6 +13,7 @@ from kaiten_console.audit_tab import render_audit_tab
 from kaiten_console.entitlements_tab import render_entitlements_tab
 from kaiten_console.flags_tab import render_flags_tab
 from kaiten_console.instance_picker import pick_instance
+from kaiten_console.refusals import show_read_error
 
 TABS = ("Overview", "Feature Flags", "Entitlements", "Audit Trail")
 PICKER_KEY = "instance_picker"
@@ -94,7 +95,7 @@ def main() -> None:
     try:
         instance = session.instance(slug)
     except ka.NotFoundError as error:
-        st.error(f"Cannot show this instance: {error}.", icon=":material/error:")
+        show_read_error(st, "show this instance", error)
         return
     st.title(instance.name)
     st.caption(f"`{instance.slug}` · {instance.description}" if instance.description

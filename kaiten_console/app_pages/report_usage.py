@@ -14,7 +14,7 @@ from streamlit.delta_generator import DeltaGenerator
 import kaiten_analytics as ka
 from kaiten_console import session
 from kaiten_console.instance_picker import pick_instance
-from kaiten_console.refusals import show_refusal
+from kaiten_console.refusals import show_read_error, show_refusal
 from kaiten_console.usage_report import (
     FIELD_LABELS,
     PREVIEW,
@@ -101,7 +101,7 @@ def main() -> None:
     try:
         rows = meterable(instance)
     except ka.KaitenError as error:
-        st.error(f"Cannot read this instance's entitlements: {error}.", icon=":material/error:")
+        show_read_error(st, "read this instance's entitlements", error)
         return
     if rows.empty:
         st.info(f"The license of `{instance}` has no NUMBER entitlements, so there is "
