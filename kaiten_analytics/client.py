@@ -199,8 +199,8 @@ class Entitlements(_Namespace):
         -------
         DataFrame
             slug, name, type, aggregation_method, unit, description, value (the license's
-            value — threshold for NUMBER, None without a license or without a limit) —
-            ordered by slug.
+            value — for NUMBER the threshold or the policy object, None without a license or
+            without a limit) — ordered by slug.
 
         Raises
         ------

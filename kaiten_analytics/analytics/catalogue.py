@@ -127,7 +127,8 @@ def list_entitlements(db: Database, license: str | None = None) -> pd.DataFrame:
     -------
     DataFrame
         slug, name, type, aggregation_method, unit, description, value (the license's value —
-        threshold for NUMBER, None without a license or without a limit) — ordered by slug.
+        for NUMBER the threshold or the policy object, None without a license or without a
+        limit) — ordered by slug.
     """
     license = None if license == "" else license
     if license is not None:

@@ -3,8 +3,9 @@
 The one writer of ``outbox_events``: :func:`outbox_row` is what an event row holds, and
 :data:`INSERT_OUTBOX` the statement that writes it. A catalogue or flag change appends its
 event at once (:func:`append_event`); the metering ledger queues the rows of
-``INSTANCE_ENTITLEMENT_USAGE_REACHED`` events and writes them with the same statement in its
-flush. Event ids are ULIDs of the event time, so ``ORDER BY id`` is the order they happened.
+``INSTANCE_ENTITLEMENT_USAGE_REACHED``, ``…_WARNING`` and ``…_RECOVERED`` events and writes
+them with the same statement in its flush. Event ids are ULIDs of the event time, so
+``ORDER BY id`` is the order they happened.
 """
 
 from __future__ import annotations
