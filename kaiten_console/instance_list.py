@@ -59,11 +59,12 @@ class Scope:
 
 
 EVERY_CUSTOMER = Scope("instances")
+CUSTOMER_PREFIX = "customer_instances"
 
 
 def customer_scope(customer: str) -> Scope:
     """The scope of ``customer``'s Instances tab."""
-    return Scope("customer_instances", form_prefix="customer_", customer=customer)
+    return Scope(CUSTOMER_PREFIX, form_prefix="customer_", customer=customer)
 
 
 def filter_instances(frame: pd.DataFrame, search: str, licenses: list[str],
@@ -98,8 +99,8 @@ def after_write(scope: Scope, message: str) -> None:
 
 def close_metadata() -> None:
     """Close the metadata dialog, whichever list opened it (its flag lives in session state)."""
-    for scope in (EVERY_CUSTOMER, customer_scope("")):
-        st.session_state.pop(scope.key("metadata_for"), None)
+    for prefix in (EVERY_CUSTOMER.prefix, CUSTOMER_PREFIX):
+        st.session_state.pop(Scope(prefix).key("metadata_for"), None)
 
 
 @st.dialog("Instance metadata", width="large", on_dismiss=close_metadata)

@@ -3,6 +3,7 @@ and the customer's Instances tab (the Instances page's list and forms, customer 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -171,3 +172,12 @@ def test_the_instance_detail_links_to_its_customer_sqlite_only(shop, console_for
     [link] = [e.proto for e in at.get("page_link") if e.proto.label.endswith("'s instances")]
     assert link.label == "Acme Corp's instances"
     assert link.query_string == "customer=acme"
+
+
+def test_metadata_dialog_on_the_customer_detail_sqlite_only(shop, console_for):
+    at = customer_detail(console_for, shop, "acme")
+    select_row(at, "acme-prod")
+    click(at, "View metadata")
+    assert [json.loads(element.value) for element in at.json] == [{"region": "eu", "tier": 2}]
+    click(at, "Close")
+    assert not at.json
