@@ -564,7 +564,7 @@ class Usage(_Namespace):
         entitlement
             A NUMBER entitlement of the instance's license.
         value
-            A finite number.
+            A finite number, at most 2**53 either way.
         idempotency_key
             A retried report with the same key returns the first outcome (``replayed``) and
             writes nothing; keys are kept for 7 days.
@@ -645,7 +645,7 @@ class Usage(_Namespace):
         entitlement
             A NUMBER entitlement of the instance's license.
         value
-            A finite number.
+            A finite number, at most 2**53 either way.
 
         Returns
         -------

@@ -137,6 +137,17 @@ def test_numbers_beyond_range_and_wrong_types_are_validation_errors(catalogue):
             call(catalogue)
 
 
+def test_a_report_beyond_the_largest_exact_number_is_refused(catalogue):
+    """Two reports of 1e308 would sum to infinity, which no stored aggregate can be."""
+    before = table_counts(catalogue)
+    for value in (1e308, -1e308, 2.0**53 + 2, 10**16):
+        with pytest.raises(ka.ValidationError) as info:
+            catalogue.usage.report("acme-prod", "api-calls", value)
+        assert info.value.field == "value"
+    assert table_counts(catalogue) == before
+    assert catalogue.usage.report("acme-prod", "api-calls", 2**53).status == "ACCEPTED"
+
+
 def test_a_huge_purge_age_keeps_every_key(catalogue):
     catalogue.usage.report("acme-prod", "seats", 1, idempotency_key="k1")
     assert catalogue.usage.purge_keys(older_than_hours=1e300) == 0

@@ -51,6 +51,9 @@ from kaiten_analytics.service.ledger import Ledger, Target
 #: How long an idempotency key is honoured; ``kaiten db purge-keys`` deletes older ones.
 IDEMPOTENCY_RETENTION = timedelta(days=7)
 KEY_MAX = 200
+#: the largest report (either sign): the largest whole number a float — and JSON — holds
+#: exactly; far below it no sum or average of reports can overflow to infinity
+VALUE_MAX = 2**53
 #: a purge age beyond this (about a century) keeps every key, like this one
 PURGE_HOURS_MAX = 24 * 366 * 100
 
@@ -345,7 +348,7 @@ def _request(index: int, item: Any) -> tuple[str, str, float, str | None]:
                                                    "[, idempotency_key]) or a mapping")
     instance, entitlement, value, *rest = item
     key = rest[0] if rest else None
-    value = fields.finite_number(value, f"{prefix}value")
+    value = fields.number_between(value, f"{prefix}value", -VALUE_MAX, VALUE_MAX)
     if key is not None and (not isinstance(key, str) or not key.strip()
                             or len(key) > KEY_MAX):
         raise ValidationError(f"{prefix}idempotency_key",
