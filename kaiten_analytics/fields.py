@@ -316,6 +316,16 @@ def instant(value: Any, field: str) -> datetime | None:
     raise ValidationError(field, "must be an RFC 3339 string or an aware datetime")
 
 
+def record_id(value: Any, field: str, high: int = INT_MAX) -> int:
+    """Return the id ``value``: an int from 1 to ``high``, or its decimal digits as text.
+
+    Only ASCII digits count (``"²".isdigit()`` is true, but it is no number).
+    """
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)
+    return bounded_int(value, field, 1, high)
+
+
 def bounded_int(value: Any, field: str, low: int, high: int | None = None) -> int:
     """Return ``value`` if it is an int within [low, high] (``high`` None: :data:`INT_MAX`)."""
     if isinstance(value, bool) or not isinstance(value, int):

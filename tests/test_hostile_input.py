@@ -123,6 +123,8 @@ def test_odd_time_zones_are_refused_before_zoneinfo(catalogue):
 HOSTILE_NUMBERS = [
     lambda k: k.webhooks.get(2**40),
     lambda k: k.webhooks.attempts(2**64),
+    lambda k: k.webhooks.enable("²"),
+    lambda k: k.webhooks.get("\u0663"),
     lambda k: k.audit.trail("acme-prod", offset=2**63),
     lambda k: k.usage.report("acme-prod", "seats", 10**400),
     lambda k: k.usage.purge_keys(older_than_hours=[]),

@@ -292,15 +292,11 @@ def _event_types(events: Iterable[str] | str | None) -> tuple[str, ...] | None:
 
 
 def _endpoint_id(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    return fields.bounded_int(value, "endpoint", 1, ID_MAX)
+    return fields.record_id(value, "endpoint", ID_MAX)
 
 
 def _delivery_id(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    return fields.bounded_int(value, "delivery", 1, ID_MAX)
+    return fields.record_id(value, "delivery", ID_MAX)
 
 
 def _lock_endpoint(connection: sa.Connection, endpoint: int) -> None:
