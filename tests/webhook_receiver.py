@@ -57,6 +57,9 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request: nothing was delivered
+                    self.close_connection = True
+                    return
                 answer = receiver.answers.get(self.path, Answer())
                 with receiver._arrived:
                     receiver.received.append(Received(
