@@ -171,7 +171,7 @@ def connect(url: str | None = None, clock=None, *, migrate: bool = True,
     from kaiten_analytics.config import database_url
     from kaiten_analytics.config import warehouse_url as configured_warehouse_url
     from kaiten_analytics.db.database import Database
-    from kaiten_analytics.db.engine import create_engine
+    from kaiten_analytics.db.engine import create_engine, sqlite_writers
     from kaiten_analytics.db.errors import UNAVAILABLE, translate_unavailable
     from kaiten_analytics.db.migrate import upgrade
 
@@ -187,4 +187,5 @@ def connect(url: str | None = None, clock=None, *, migrate: bool = True,
         from kaiten_analytics.db.warehouse import open_warehouse
 
         warehouse = open_warehouse(mirror, upgrade_schema=migrate)
-    return Kaiten(Database(engine=engine, clock=clock or system_clock, warehouse=warehouse))
+    return Kaiten(Database(engine=engine, clock=clock or system_clock, warehouse=warehouse,
+                           writers=sqlite_writers(engine)))

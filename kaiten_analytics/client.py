@@ -1949,8 +1949,8 @@ class Kaiten:
         return self.db.now().astimezone(time_zone(tz)).date()
 
     def close(self) -> None:
-        """Release the connection pool (and the warehouse client)."""
-        self.db.engine.dispose()
+        """Release the connections (and the warehouse client)."""
+        self.db.close()
         if self.db.warehouse is not None:
             self.db.warehouse.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from kaiten_analytics.db.errors import (
 from kaiten_analytics.errors import ReadOnlyError
 
 if TYPE_CHECKING:
+    from kaiten_analytics.db.engine import SQLiteWriters
     from kaiten_analytics.db.warehouse import Warehouse
 
 
@@ -40,6 +41,8 @@ class Database:
     clock: Clock
     read_only: bool = False
     warehouse: Warehouse | None = None
+    #: a SQLite file: each thread's own write connection (``engine.sqlite_writers``)
+    writers: SQLiteWriters | None = field(default=None, compare=False, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -62,12 +65,23 @@ class Database:
             raise ReadOnlyError("this handle is read-only (Kaiten.read_only()): "
                                 "it changes nothing")
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            writer = self.writers.connection() if self.writers is not None else None
+            if writer is None:
+                with self.engine.begin() as connection:
+                    yield connection
+            else:
+                with writer.begin():
+                    yield writer
         except IntegrityError as error:
             raise translate_integrity_error(error) from error
         except UNAVAILABLE as error:
             raise translate_unavailable(error) from error
+
+    def close(self) -> None:
+        """Close the write connections and release the connection pool."""
+        if self.writers is not None:
+            self.writers.close()
+        self.engine.dispose()
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -12,6 +14,8 @@ from kaiten_analytics.errors import ValidationError
 # How long a SQLite writer waits for the lock before giving up (seconds). Normal contention
 # between reporters must never surface as "database is locked".
 SQLITE_BUSY_TIMEOUT = 60
+#: at most this many threads keep a SQLite writer connection (see :class:`SQLiteWriters`)
+SQLITE_WRITERS_MAX = 16
 
 
 def create_engine(url: str, *, pool_size: int | None = None,
@@ -78,3 +82,66 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
         except sqlite3.Error as error:  # e.g. still locked after the busy timeout
             raise sa.exc.DBAPIError.instance("BEGIN IMMEDIATE", (), error, sqlite3.Error,
                                              dialect=connection.dialect) from error
+
+
+class SQLiteWriters:
+    """One long-lived write connection per thread for a SQLite file.
+
+    A write transaction on SQLite is short and the database serialises writers anyway, so a
+    thread keeps its own connection between transactions instead of taking one from the pool
+    and handing it back each time. The connections come from an engine of their own (no pool:
+    the handle's pool stays whole for reads), configured like the handle's engine: WAL, the
+    same ``synchronous`` setting, the busy timeout and ``BEGIN IMMEDIATE``. At most
+    :data:`SQLITE_WRITERS_MAX` threads keep one; other threads, and a transaction opened
+    while the thread's own is still open, use the pool as before. A thread's connection is
+    closed when the thread ends or the handle is closed.
+    """
+
+    def __init__(self, url: sa.URL) -> None:
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool,
+                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+        _configure_sqlite(self.engine, in_memory=False)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: weakref.WeakSet[sa.Connection] = weakref.WeakSet()
+        self._closed = False
+
+    def connection(self) -> sa.Connection | None:
+        """Return this thread's idle write connection, or None: use the pool."""
+        connection: sa.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None and (connection.closed or connection.invalidated
+                                       or connection.connection.driver_connection
+                                       .in_transaction):
+            if connection.in_transaction():  # a transaction of this thread is still open
+                return None
+            connection.close()  # unusable: left mid-transaction by the driver, or dropped
+            connection = self._local.connection = None
+        if connection is None:
+            with self._lock:
+                if self._closed or len(self._open) >= SQLITE_WRITERS_MAX:
+                    return None
+                connection = self.engine.connect()
+                self._open.add(connection)
+            self._local.connection = connection
+        return None if connection.in_transaction() else connection
+
+    @property
+    def open_count(self) -> int:
+        """How many threads keep a connection now."""
+        return len(self._open)
+
+    def close(self) -> None:
+        """Close every thread's connection; later transactions use the pool."""
+        with self._lock:
+            self._closed = True
+            connections = list(self._open)
+        for connection in connections:
+            connection.close()
+        self.engine.dispose()
+
+
+def sqlite_writers(engine: Engine) -> SQLiteWriters | None:
+    """Return the per-thread writers of a SQLite file ``engine`` (None for other engines)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return SQLiteWriters(engine.url)
