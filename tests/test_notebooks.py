@@ -107,7 +107,8 @@ def test_instance_usage_notebook_exports_the_busiest_instance(demo, demo_url, tm
     assert set(timeline["category"]) == {"Read", "Accepted", "Rejected"}
 
     series = pd.read_parquet(folder / "value_over_time.parquet")
-    assert list(series.columns) == ["created_at", "value", "threshold", "crossing"]
+    assert list(series.columns) == ["created_at", "value", "threshold", "crossing",
+                                    "period_start"]
     assert len(series) > 0
 
     latest = pd.read_parquet(folder / "latest_events.parquet")
