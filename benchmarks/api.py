@@ -78,9 +78,8 @@ from ingest import (
     MAX_REPORTERS,
     BenchDatabase,
     check_consistency,
-    postgres_database,
+    open_databases,
     set_up,
-    sqlite_database,
 )
 
 import kaiten_analytics as ka
@@ -465,20 +464,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the tables; return the exit status."""
     args = parse_args(argv)
-    databases: list[BenchDatabase] = []
     with tempfile.TemporaryDirectory(prefix="kaiten-bench-api-") as directory:
-        if not args.postgres_only:
-            databases.append(sqlite_database(Path(directory)))
-        if not args.sqlite_only:
-            try:
-                databases.append(postgres_database(args.postgres_url))
-            except Exception as exc:
-                print(f"PostgreSQL is unreachable at {args.postgres_url} "
-                      f"({type(exc).__name__}: {str(exc).strip().splitlines()[0]})",
-                      file=sys.stderr)
-                if args.postgres_only:
-                    return 1
-                print("running SQLite only", file=sys.stderr)
+        databases = open_databases(Path(directory), args)
+        if databases is None:
+            return 1
         started = time.monotonic()
         figures = Figures()
         pool = None

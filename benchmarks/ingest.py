@@ -531,23 +531,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def open_databases(directory: Path, args: argparse.Namespace) -> list[BenchDatabase] | None:
+    """The engines the options ask for (a SQLite file in ``directory``, the PostgreSQL server);
+    without PostgreSQL, SQLite alone with a note — None when only PostgreSQL was asked for."""
+    databases = [] if args.postgres_only else [sqlite_database(directory)]
+    if not args.sqlite_only:
+        try:
+            databases.append(postgres_database(args.postgres_url))
+        except Exception as exc:
+            print(f"PostgreSQL is unreachable at {args.postgres_url} "
+                  f"({type(exc).__name__}: {str(exc).strip().splitlines()[0]})",
+                  file=sys.stderr)
+            if args.postgres_only:
+                return None
+            print("running SQLite only", file=sys.stderr)
+    return databases
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table; return the exit status."""
     args = parse_args(argv)
-    databases: list[BenchDatabase] = []
     with tempfile.TemporaryDirectory(prefix="kaiten-bench-") as directory:
-        if not args.postgres_only:
-            databases.append(sqlite_database(Path(directory)))
-        if not args.sqlite_only:
-            try:
-                databases.append(postgres_database(args.postgres_url))
-            except Exception as exc:
-                print(f"PostgreSQL is unreachable at {args.postgres_url} "
-                      f"({type(exc).__name__}: {str(exc).strip().splitlines()[0]})",
-                      file=sys.stderr)
-                if args.postgres_only:
-                    return 1
-                print("running SQLite only", file=sys.stderr)
+        databases = open_databases(Path(directory), args)
+        if databases is None:
+            return 1
         started = time.monotonic()
         figures = Figures()
         pool = None
