@@ -19,18 +19,19 @@ What it does, in one run (so the ratios compare like with like on a noisy machin
    (``audit.events(limit=50)`` + ``audit.count``). Medians of ``--repeat`` calls after one
    warm-up; the answers must be equal.
 4. **Warehouses of 10M and 100M events generated inside ClickHouse** (``INSERT … SELECT …
-   FROM numbers()``, five days at a time, each chunk's rollups then computed by the sync's
-   own statement): 1,000 instances, a tenth of the events on instance 1 (1M and 10M), 6
+   FROM numbers()``, then each rollup one ``INSERT … SELECT … GROUP BY``; 100M in a few
+   minutes on 2 cores): 1,000 instances, a tenth of the events on instance 1 (1M and 10M), 6
    entitlements, 90 days. The same library calls run against each (a small SQLite catalogue
    holds the slugs); **growth** = 100M / 10M (target ≤ 1.5, every call < 100 ms).
 5. **Rollups: recomputed ReplacingMergeTree (read with FINAL) vs materialized views vs
    direct**: on the same generated warehouses, stats and the 30-day timeline answered from
-   SummingMergeTree tables fed by materialized views during the generation, and straight
+   SummingMergeTree tables (filled from the generated rollups, then fed by materialized views), and straight
    from the trail (``countIf``; ``toDate(created_at, 'Europe/Berlin')``), next to the
    product's rollups.
 
 ``--small``: 100k + 50k events in the system of record, 100k and 1M generated warehouses.
-``--data-dir`` keeps the engine (and reuses its generated warehouses on the next run).
+``--data-dir`` keeps the engine (and reuses its generated warehouses on the next run);
+``--generated-only`` runs 4. and 5. alone.
 """
 
 from __future__ import annotations
@@ -163,14 +164,19 @@ _MV_TABLES = {
 }
 
 
-def create_views(warehouse: mirror.Warehouse) -> None:
-    """SummingMergeTree rollups of the counts, fed by materialized views (the alternative)."""
-    for name, (period, expression) in _MV_TABLES.items():
+def create_view_tables(warehouse: mirror.Warehouse) -> None:
+    """SummingMergeTree rollups of the counts (the materialized views' tables)."""
+    for name, (period, _) in _MV_TABLES.items():
         warehouse.command(
             f"CREATE TABLE IF NOT EXISTS {{db}}.mv_rollup_{name} (instance_id UInt32, "
             f"entitlement_id UInt32, {period} Int64, reads UInt64, accepted UInt64, "
             "rejected UInt64) ENGINE = SummingMergeTree "
             f"ORDER BY (instance_id, entitlement_id, {period})")
+
+
+def create_views(warehouse: mirror.Warehouse) -> None:
+    """The materialized views feeding those tables from every later insert (the alternative)."""
+    for name, (period, expression) in _MV_TABLES.items():
         warehouse.command(
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.mv_{name} TO {{db}}.mv_rollup_{name} "
             f"AS SELECT instance_id, entitlement_id, {expression} AS {period}, "
@@ -180,24 +186,28 @@ def create_views(warehouse: mirror.Warehouse) -> None:
             f"FROM {{db}}.audit_events GROUP BY instance_id, entitlement_id, {period}")
 
 
-CHUNK_DAYS = 5
+#: events per INSERT … SELECT of the trail (a few blocks each: memory stays small)
+CHUNK_EVENTS = 20_000_000
+_GENERATE_SETTINGS = "SETTINGS max_insert_threads = 2, max_threads = 2"
 
 
 def generate(warehouse: mirror.Warehouse, events: int) -> float:
     """Fill an empty warehouse with ``events`` over DAYS days; return the seconds it took.
 
-    ``CHUNK_DAYS`` whole UTC days per INSERT; after each, the chunk's 15-minute rollup rows
-    are computed by the sync's own statement and its daily rows from the same events (the
-    generated trail has no duplicate to leave out, and a chunk holds whole days).
+    Everything runs inside the engine: the trail is ``INSERT … SELECT … FROM numbers()``
+    (``CHUNK_EVENTS`` at a time); then the 15-minute rollup is one ``INSERT … SELECT …
+    GROUP BY`` over the trail, the daily rollup one over the 15-minute rows, and the
+    materialized-view alternative's SummingMergeTree tables are filled from the same rows
+    (their views are created afterwards, so they do not run during the generation). The
+    generated trail has no duplicate and no two events at one instant, so the rollups are
+    taken without ``FINAL`` and ordered by ``created_at`` alone.
     """
     start = GENERATED_END.replace(hour=0) - timedelta(days=DAYS)
     start_s = int(start.timestamp())
     step_us = DAYS * 86_400 * 1_000_000 // events
     started = time.perf_counter()
-    for day in range(0, DAYS, CHUNK_DAYS):
-        first_s, end_s = start_s + day * 86_400, start_s + (day + CHUNK_DAYS) * 86_400
-        first = -(-(first_s - start_s) * 1_000_000 // step_us)
-        end = min(events, -(-(end_s - start_s) * 1_000_000 // step_us))
+    for first in range(0, events, CHUNK_EVENTS):
+        count = min(CHUNK_EVENTS, events - first)
         warehouse.command(f"""
             INSERT INTO {{db}}.audit_events ({", ".join(mirror.EVENT_COLUMNS)})
             SELECT id, instance_id, entitlement_id, entitlement, event_name, status, payload,
@@ -218,22 +228,37 @@ def generate(warehouse: mirror.Warehouse, events: int) -> float:
                     if(h >= 20 AND h < 90, toFloat64(n % 100003), NULL) AS value_after,
                     if(h >= 20 AND h < 90, 1e9, NULL) AS threshold,
                     toUInt8(h >= 20 AND h < 90 AND n % 1000003 = 0) AS reached
-                FROM numbers({first}, {end - first}))""")
-        in_chunk = (f"created_at >= toDateTime({first_s}, 'UTC') "
-                    f"AND created_at < toDateTime({end_s}, 'UTC')")
-        warehouse.command("INSERT INTO {db}.audit_rollup_15m "
-                          + mirror._ROLLUP_15M_SELECT.replace("{where}", in_chunk))
-        warehouse.command(f"""
-            INSERT INTO {{db}}.audit_rollup_day
-            SELECT instance_id, entitlement_id, intDiv(toUnixTimestamp(created_at), 86400) AS d,
-                countIf(event_name = '{VALUE_GET}'), countIf(event_name = '{USAGE_ACCEPTED}'),
-                countIf(event_name = '{USAGE_REJECTED}'),
-                argMaxIf(value_after, (created_at, id), value_after IS NOT NULL),
-                maxIf(value_after, value_after IS NOT NULL), now64(6)
-            FROM {{db}}.audit_events WHERE {in_chunk}
-            GROUP BY instance_id, entitlement_id, d""")
-        print(f"\r  generated {end:,} events", end="", flush=True)
-    print()
+                FROM numbers({first}, {count})) {_GENERATE_SETTINGS}""")
+        print(f"\r  generated {first + count:,} events", end="", flush=True)
+    print(f" ({time.perf_counter() - started:.0f} s); rollups", end="", flush=True)
+    warehouse.command(f"""
+        INSERT INTO {{db}}.audit_rollup_15m
+        SELECT instance_id, entitlement_id,
+            intDiv(toUnixTimestamp(created_at), {mirror.BUCKET_SECONDS}) AS bucket,
+            countIf(event_name = '{VALUE_GET}'), countIf(event_name = '{USAGE_ACCEPTED}'),
+            countIf(event_name = '{USAGE_REJECTED}'),
+            argMinIf(value_after, created_at, value_after IS NOT NULL),
+            argMaxIf(value_after, created_at, value_after IS NOT NULL),
+            minIf(value_after, value_after IS NOT NULL),
+            maxIf(value_after, value_after IS NOT NULL),
+            argMaxIf(threshold, created_at, value_after IS NOT NULL), sum(reached), now64(6)
+        FROM {{db}}.audit_events GROUP BY instance_id, entitlement_id, bucket
+        {_GENERATE_SETTINGS}""")
+    warehouse.command(f"""
+        INSERT INTO {{db}}.audit_rollup_day
+        SELECT instance_id, entitlement_id, intDiv(bucket, {mirror.BUCKETS_PER_DAY}) AS day,
+            sum(reads), sum(accepted), sum(rejected),
+            argMaxIf(value_last, bucket, value_last IS NOT NULL), max(value_max), now64(6)
+        FROM {{db}}.audit_rollup_15m GROUP BY instance_id, entitlement_id, day
+        {_GENERATE_SETTINGS}""")
+    for name, (period, _) in _MV_TABLES.items():
+        source = ("intDiv(bucket, 96) AS day, " if period == "day" else "bucket, ")
+        warehouse.command(
+            f"INSERT INTO {{db}}.mv_rollup_{name} SELECT instance_id, entitlement_id, "
+            f"{source}sum(reads), sum(accepted), sum(rejected) FROM {{db}}.audit_rollup_15m "
+            f"GROUP BY instance_id, entitlement_id, {period}")
+    create_views(warehouse)
+    print(f" ({time.perf_counter() - started:.0f} s)")
     return time.perf_counter() - started
 
 
@@ -325,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true",
                         help="100k + 50k events, generated 100k and 1M")
     parser.add_argument("--keep", action="store_true", help="keep the built schema")
+    parser.add_argument("--generated-only", action="store_true",
+                        help="skip the system of record, the sync and its reads (4. and 5. only)")
     parser.add_argument("--data-dir", default=None, help="where the chDB engine lives "
                         "(default a temporary directory, removed at the end); kept, its "
                         "generated warehouses are reused by the next run")
@@ -335,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     engine_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="kaiten-warehouse-bench-"))
     built_schema = None
     try:
-        if args.source_url:
+        if args.generated_only:
+            source_url = ""
+        elif args.source_url:
             source_url = args.source_url
         else:
             source_url, built_schema = build_source(args.postgres_url, args.fleet_events,
@@ -352,7 +381,13 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, source_url: str, engine_dir: Path,
         generated_sizes: list[int]) -> None:
     chdb = f"chdb://{engine_dir / 'engine'}"
-    # 2. sync
+    if source_url:
+        sync_and_compare(args, source_url, chdb)
+    generated(args, engine_dir, chdb, generated_sizes)
+
+
+def sync_and_compare(args: argparse.Namespace, source_url: str, chdb: str) -> None:
+    """2. and 3.: sync the system of record, then its reads against the warehouse's."""
     kaiten = ka.connect(source_url, warehouse_url=f"{chdb}?database=mirror")
     kaiten.db.warehouse.command("DROP DATABASE {db}")  # a fresh copy every run
     kaiten.close()
@@ -387,7 +422,11 @@ def run(args: argparse.Namespace, source_url: str, engine_dir: Path,
     print(table(rows, ["query", "PostgreSQL rollups", "warehouse", "warehouse / PG"]))
     plain.close()
     kaiten.close()
-    # 4. and 5. generated warehouses
+
+
+def generated(args: argparse.Namespace, engine_dir: Path, chdb: str,
+              generated_sizes: list[int]) -> None:
+    """4. and 5.: the generated warehouses."""
     catalogue = generated_catalogue(engine_dir / "generated.db")
     figures: dict[int, dict[str, float]] = {}
     variants: dict[int, dict[str, dict[str, float]]] = {}
@@ -397,7 +436,7 @@ def run(args: argparse.Namespace, source_url: str, engine_dir: Path,
         if warehouse.rows("SELECT count() FROM {db}.audit_events")[0][0] != size:
             warehouse.command("DROP DATABASE {db}")
             warehouse = mirror.open_warehouse(f"{chdb}?database={name}")
-            create_views(warehouse)
+            create_view_tables(warehouse)
             seconds = generate(warehouse, size)
             print(f"generated {size:,} events in {seconds:.0f} s "
                   f"({size / seconds:,.0f} events/s with the rollups)")
