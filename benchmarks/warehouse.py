@@ -25,9 +25,9 @@ What it does, in one run (so the ratios compare like with like on a noisy machin
    holds the slugs); **growth** = 100M / 10M (target ≤ 1.5, every call < 100 ms).
 5. **Rollups: recomputed ReplacingMergeTree (read with FINAL) vs materialized views vs
    direct**: on the same generated warehouses, stats and the 30-day timeline answered from
-   SummingMergeTree tables (filled from the generated rollups, then fed by materialized views), and straight
-   from the trail (``countIf``; ``toDate(created_at, 'Europe/Berlin')``), next to the
-   product's rollups.
+   SummingMergeTree tables (filled from the generated rollups, then fed by materialized
+   views), and straight from the trail (``countIf``; ``toDate(created_at,
+   'Europe/Berlin')``), next to the product's rollups.
 
 ``--small``: 100k + 50k events in the system of record, 100k and 1M generated warehouses.
 ``--data-dir`` keeps the engine (and reuses its generated warehouses on the next run);
