@@ -21,6 +21,14 @@ def test_catalogue_round_trip(catalogue):
     assert pd.isna(pro.loc["sso", "aggregation_method"])
 
 
+def test_entitlements_of_an_unknown_license_is_not_found(catalogue):
+    with pytest.raises(ka.NotFoundError) as caught:
+        catalogue.entitlements.list(license="platinum")
+    assert caught.value.entity == "license"
+    assert "platinum" in str(caught.value)
+    assert len(catalogue.entitlements.list()) == 10  # the whole catalogue still lists
+
+
 def test_non_number_entitlement_defaults_to_no_aggregation(kaiten):
     flag = kaiten.entitlements.create("sso", "SSO", type="BOOLEAN")
     assert flag.aggregation_method is None

@@ -113,6 +113,18 @@ def test_overview_shows_the_fleets_consumption(app, fleet):
     assert list(shown["status"]) == list(expected["status"])
 
 
+def test_at_the_limit_card_counts_pairs_in_overage(fleet, console_for):
+    fleet.licenses.update("pro", entitlements={
+        "m-count": {"threshold": 2, "overage_percent": 50}})
+    for _ in range(3):  # 3 of 2, inside the 50 % allowance: accepted, in overage
+        assert fleet.usage.report("acme-prod", "m-count", 1).status == "ACCEPTED"
+    statuses = fleet.fleet.consumption().set_index(["instance", "entitlement"])["status"]
+    assert statuses["acme-prod", "m-count"] == "in overage"
+    at = open_fleet(console_for(fleet))
+    cards = {metric.label: metric.value for metric in at.metric}
+    assert cards["At the limit"] == "2"  # m-sum at its limit, m-count in overage
+
+
 def test_heatmap_draws_the_licenses_utilisation_bands(app, fleet):
     spec, data = charts(app)["Fleet utilisation"]
     assert spec["layer"][0]["encoding"]["y"]["field"] == "license"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from kaiten_analytics import fields
 from kaiten_analytics.analytics._frames import frame
 from kaiten_analytics.db.database import Database
 from kaiten_analytics.db.lookup import id_for
@@ -131,8 +130,6 @@ def list_entitlements(db: Database, license: str | None = None) -> pd.DataFrame:
         limit) — ordered by slug.
     """
     license = None if license == "" else license
-    if license is not None:
-        fields.lookup_slug(license, "license")
     value = license_entitlements.c.value if license else sa.null()
     query = sa.select(
         entitlements.c.slug, entitlements.c.name, entitlements.c.type,
@@ -147,6 +144,8 @@ def list_entitlements(db: Database, license: str | None = None) -> pd.DataFrame:
             .where(licenses.c.slug == license)
         )
     with db.read() as connection:
+        if license is not None:
+            id_for(connection, "license", license)  # an unknown license is NotFoundError
         rows = connection.execute(query).all()
     return frame(rows, ["slug", "name", "type", "aggregation_method", "unit", "description",
                         "value"])

@@ -66,7 +66,9 @@ def render_overview(filters: FleetFilters, consumption: pd.DataFrame, tz: str) -
     nearing.metric("Nearing a limit", f"{int(status.get('nearing', 0)):,}", border=True,
                    help=f"At {ka.NEARING_PERCENT:.0f} % of the threshold or more, not yet at "
                         "it")
-    at_limit.metric("At the limit", f"{int(status.get('at limit', 0)):,}", border=True)
+    reached = int(consumption["status"].isin(ka.REACHED_STATUSES).sum())
+    at_limit.metric("At the limit", f"{reached:,}", border=True,
+                    help="At the threshold, or past it in a policy's overage allowance")
 
     heatmap, fullest = st.columns(2)
     with heatmap:
