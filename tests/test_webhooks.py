@@ -405,3 +405,19 @@ def test_a_disabled_endpoint_gets_nothing_until_enabled_and_deliveries_page(shop
     assert shop.webhooks.run(once=True).succeeded == 3
     slugs = {json.loads(m.body)["data"]["instance"]["slug"] for m in receiver.received}
     assert slugs == {"i-0", "i-1", "i-2"}
+
+
+def test_a_read_only_handle_refuses_secrets_before_creating_a_key_file(shop, monkeypatch,
+                                                                       tmp_path):
+    endpoint = shop.webhooks.add("http://127.0.0.1:9/hook")
+    monkeypatch.delenv("KAITEN_WEBHOOKS_SECRET_KEY")
+    key_file = tmp_path / "webhooks.key"
+    monkeypatch.setenv("KAITEN_WEBHOOKS_KEY_FILE", str(key_file))
+    reader = shop.read_only()
+    before = table_counts(shop)
+    with pytest.raises(ka.ReadOnlyError):
+        reader.webhooks.add("http://127.0.0.1:9/other")
+    with pytest.raises(ka.ReadOnlyError):
+        reader.webhooks.rotate_secret(endpoint.id)
+    assert not key_file.exists()
+    assert table_counts(shop) == before

@@ -55,10 +55,10 @@ def add_endpoint(db: Database, url: str, events: Iterable[str] | str | None = No
     url = checked_url(url)
     types = _event_types(events)
     description = fields.text(description, "description", DESCRIPTION_MAX)
-    secret = secret_box.new_secret()
-    token = secret_box.encrypt(secret)
     now = db.now()
-    with db.transaction() as connection:
+    with db.transaction() as connection:  # a read-only handle refuses here, before any key file
+        secret = secret_box.new_secret()
+        token = secret_box.encrypt(secret)
         endpoint_id = connection.execute(
             webhook_endpoints.insert().values(
                 url=url, description=description, all_events=types is None, enabled=True,
@@ -149,11 +149,11 @@ def rotate_secret(db: Database, endpoint: int) -> str:
     carries both signatures), so receivers can switch without losing a message; older ones go.
     """
     endpoint = _endpoint_id(endpoint)
-    secret = secret_box.new_secret()
-    token = secret_box.encrypt(secret)
     now = db.now()
-    with db.transaction() as connection:
+    with db.transaction() as connection:  # a read-only handle refuses here, before any key file
         _lock_endpoint(connection, endpoint)
+        secret = secret_box.new_secret()
+        token = secret_box.encrypt(secret)
         connection.execute(webhook_secrets.delete().where(
             webhook_secrets.c.endpoint_id == endpoint, webhook_secrets.c.expires_at <= now))
         connection.execute(webhook_secrets.update().where(
