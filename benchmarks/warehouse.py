@@ -264,6 +264,7 @@ def generate(warehouse: mirror.Warehouse, events: int) -> float:
 
 def generated_catalogue(path: Path) -> str:
     """A SQLite system of record naming instance 1 and entitlements e1..e6 (ids 1..6)."""
+    path.unlink(missing_ok=True)  # a kept --data-dir holds the last run's
     url = f"sqlite:///{path}"
     kaiten = ka.connect(url, clock=lambda: GENERATED_END)
     kaiten.customers.create("gen", "Generated")
