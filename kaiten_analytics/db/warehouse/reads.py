@@ -263,17 +263,18 @@ def reached_buckets(warehouse: Warehouse, scope: Scope) -> list[int]:
 def value_windows(warehouse: Warehouse, scope: Scope, count: int) -> list[tuple]:
     """Up to ``count`` windows of equal span over the buckets with accepted reports.
 
-    The span runs from the first to the end of the last UTC day with an accepted report;
+    The span runs from the first to the end of the last UTC day with an accepted report
+    (one read of the daily rollup for both ends);
     each window (``ceil(span / count)`` buckets) gives (start bucket, end bucket, first
     value, lowest, highest, last value, threshold at the last value, reached count).
     """
     parameters: dict[str, Any] = {"count": count}
     where = scope.sql(parameters) + " AND accepted > 0"
     return warehouse.rows(
-        f"""WITH (SELECT min(day) * {BUCKETS_PER_DAY} FROM {{db}}.audit_rollup_day FINAL
-                  WHERE {where}) AS first,
-                 (SELECT (max(day) + 1 - min(day)) * {BUCKETS_PER_DAY}
-                  FROM {{db}}.audit_rollup_day FINAL WHERE {where}) AS length
+        f"""WITH (SELECT (min(day) * {BUCKETS_PER_DAY},
+                         (max(day) + 1 - min(day)) * {BUCKETS_PER_DAY})
+                  FROM {{db}}.audit_rollup_day FINAL WHERE {where}) AS span,
+                 span.1 AS first, span.2 AS length
             SELECT min(bucket) AS start, max(bucket), argMin(value_first, bucket),
                    min(value_min), max(value_max), argMax(value_last, bucket),
                    argMax(threshold_last, bucket), sum(reached)
