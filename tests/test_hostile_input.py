@@ -31,10 +31,25 @@ LOOKUPS = {
     "fleet.consumption": lambda k, v: k.fleet.consumption(license=v),
     "entitlements.list": lambda k, v: k.entitlements.list(license=v),
     "keys.revoke": lambda k, v: k.keys.revoke(v),
+    "usage.at(instance)": lambda k, v: k.usage.at(v, "seats", "2026-01-01T00:00:00Z"),
+    "usage.at(entitlement)": lambda k, v: k.usage.at("acme-prod", v, "2026-01-01T00:00:00Z"),
+    "usage.check": lambda k, v: k.usage.check("acme-prod", v, 1),
+    "usage.get_value(entitlement)": lambda k, v: k.usage.get_value("acme-prod", v),
+    "audit.trail": lambda k, v: k.audit.trail(v),
+    "audit.events": lambda k, v: k.audit.events(v),
+    "audit.count": lambda k, v: k.audit.count("acme-prod", entitlement=v),
+    "audit.timeline": lambda k, v: k.audit.timeline(v),
+    "audit.value_over_time(instance)": lambda k, v: k.audit.value_over_time(v, "seats"),
+    "instances.update": lambda k, v: k.instances.update(v, name="x"),
+    "flags.evaluate(key)": lambda k, v: k.flags.evaluate(v, "acme-prod"),
+    "flags.exposure": lambda k, v: k.flags.exposure(v),
+    "fleet.burn_down": lambda k, v: k.fleet.burn_down(license=v),
+    "customers.summary": lambda k, v: k.customers.summary(v),
 }
 
 
-NONE_IS_NO_FILTER = {"instances.list", "fleet.consumption", "entitlements.list", "audit.stats"}
+NONE_IS_NO_FILTER = {"instances.list", "fleet.consumption", "entitlements.list", "audit.stats",
+                     "audit.count", "fleet.burn_down", "customers.summary"}
 
 
 def test_a_lookup_of_a_string_that_is_not_a_slug_is_not_found(catalogue):

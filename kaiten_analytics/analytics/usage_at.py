@@ -71,6 +71,8 @@ def usage_at(db: Database, instance: str, entitlement: str, when: Any) -> dict[s
     Reports at exactly ``when`` are included; None before the first accepted report of the
     period holding ``when``. Appends no read event. A deleted instance's past stays readable.
     """
+    instance = fields.lookup_slug(instance, "instance")
+    entitlement = fields.lookup_slug(entitlement, "entitlement")
     if when is None:
         raise ValidationError("when", "is required: an RFC 3339 string or an aware datetime")
     moment = fields.instant(when, "when")
@@ -79,8 +81,7 @@ def usage_at(db: Database, instance: str, entitlement: str, when: Any) -> dict[s
         # the two ids and the bucket in one round trip; a missing name is looked up again
         # for its error
         row = connection.execute(_RESOLVE, {"instance": instance, "entitlement": entitlement,
-                                            "bucket": bucket_of_when}).first() if (
-            isinstance(instance, str) and isinstance(entitlement, str)) else None
+                                            "bucket": bucket_of_when}).first()
         if row is None:
             instance_row(connection, instance)
             id_for(connection, "entitlement", entitlement)
