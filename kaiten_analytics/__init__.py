@@ -55,6 +55,7 @@ from kaiten_analytics.events import (
     USAGE_WARNING,
     VALUE_GET,
 )
+from kaiten_analytics.db.warehouse import BATCH_ROWS as WAREHOUSE_BATCH_ROWS
 from kaiten_analytics.events import OUTBOX_EVENT_TYPES as WEBHOOK_EVENT_TYPES
 from kaiten_analytics.fields import PAGE_MAX
 from kaiten_analytics.flags.context import ATTRIBUTES as FLAG_ATTRIBUTES
@@ -98,6 +99,7 @@ __all__ = [
     "USAGE_WARNING",
     "UTILISATION_BANDS",
     "VALUE_GET",
+    "WAREHOUSE_BATCH_ROWS",
     "WEBHOOK_DELIVERY_STATUSES",
     "WEBHOOK_EVENT_TYPES",
     "ApiKey",

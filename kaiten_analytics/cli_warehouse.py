@@ -7,7 +7,6 @@ import sys
 import time
 
 import kaiten_analytics as ka
-from kaiten_analytics.db.warehouse import BATCH_ROWS
 
 
 def add_parser(commands: argparse._SubParsersAction, url_parent: argparse.ArgumentParser
@@ -27,7 +26,7 @@ def add_parser(commands: argparse._SubParsersAction, url_parent: argparse.Argume
     sync.add_argument("--interval", type=float, default=5.0,
                       help="seconds between continuous syncs (default 5)")
     sync.add_argument("--batch-rows", type=int, default=None,
-                      help=f"events per batch (default {BATCH_ROWS:,})")
+                      help=f"events per batch (default {ka.WAREHOUSE_BATCH_ROWS:,})")
     sync.add_argument("--from-start", action="store_true",
                       help="re-read the whole trail (after a backfill with a past clock)")
     sync.add_argument("--quiet", action="store_true", help="no progress bar")
