@@ -12,6 +12,7 @@ from kaiten_analytics.client import Kaiten
 from kaiten_analytics.config import database_url, default_timezone
 from kaiten_analytics.config import zone as time_zone
 from kaiten_analytics.db.models import WEBHOOK_DELIVERY_STATUSES
+from kaiten_analytics.db.warehouse import BATCH_ROWS as WAREHOUSE_BATCH_ROWS
 from kaiten_analytics.entities import (
     ApiKey,
     AuditStats,
@@ -55,7 +56,6 @@ from kaiten_analytics.events import (
     USAGE_WARNING,
     VALUE_GET,
 )
-from kaiten_analytics.db.warehouse import BATCH_ROWS as WAREHOUSE_BATCH_ROWS
 from kaiten_analytics.events import OUTBOX_EVENT_TYPES as WEBHOOK_EVENT_TYPES
 from kaiten_analytics.fields import PAGE_MAX
 from kaiten_analytics.flags.context import ATTRIBUTES as FLAG_ATTRIBUTES
