@@ -69,7 +69,7 @@ from bench_engines import add_engine_options, schema_url
 
 import kaiten_analytics as ka
 from kaiten_analytics.clock import new_id
-from kaiten_analytics.db.engine import SQLITE_BUSY_TIMEOUT
+from kaiten_analytics.db.engine import SQLITE_BUSY_TIMEOUT, SQLITE_FILE_PRAGMAS
 
 ENTITLEMENT = "bench-calls"
 #: the same SUM entitlement under a plain threshold, and under a metering policy (a monthly
@@ -236,7 +236,7 @@ class RawSQLReporter:
         if engine == "sqlite":
             self.connection: Any = sqlite3.connect(target, timeout=SQLITE_BUSY_TIMEOUT,
                                                    isolation_level=None)
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+            for pragma in (*SQLITE_FILE_PRAGMAS, "foreign_keys=ON",
                            f"busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}"):
                 self.connection.execute(f"PRAGMA {pragma}")
             self.begin = "BEGIN IMMEDIATE"

@@ -46,6 +46,11 @@ def test_sqlite_connection_runs_wal_with_foreign_keys_sqlite_only(tmp_path):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30_000
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
+    writer = kaiten.db.writers.connection()  # the writers' connections are set alike
+    with writer.begin():
+        assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
     kaiten.close()
 
 
