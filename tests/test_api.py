@@ -163,6 +163,24 @@ def test_missing_unknown_or_revoked_keys_are_401_with_www_authenticate(served):
         assert client.get("/api/health").json() == {"status": "ok"}
 
 
+def test_a_request_without_a_key_is_401_before_its_body_is_validated(served):
+    """The metering routes look the key up in the handler's thread (one pool hop), but a
+    missing key is still answered first; a known key's role is checked after the body."""
+    path = "/api/instances/acme-prod/entitlements/seats/usage"
+    bad = {"value": "many"}
+    before = served.kaiten.audit.count("acme-prod")
+    with served.server.client() as client:  # no key
+        assert client.post(path, json=bad).status_code == 401
+        assert client.post("/api/usage/batch", json={"reports": "x"}).status_code == 401
+    with served.server.client("ka_not-a-real-key") as client:
+        assert client.post(path, json={"value": 1}).status_code == 401
+    with served.client("viewer") as client:  # may not report
+        assert client.post(path, json={"value": 1}).status_code == 403
+        refused = client.post(path, json=bad)
+        assert refused.status_code == 422 and refused.json()["field"] == "value"
+    assert served.kaiten.audit.count("acme-prod") == before  # none of them wrote anything
+
+
 def test_last_used_is_shown_and_secrets_never_are(served):
     with served.client("viewer") as client:
         assert client.get("/api/instances").status_code == 200

@@ -40,7 +40,7 @@ def _report_body(report: ka.UsageReport) -> dict:
                                     p409=models.UsageRejected),
                         200: {"description": "ACCEPTED", "headers": _REPLAYED}})
 def report_usage(kaiten: Handle, slug: SlugPath, entitlement: EntitlementPath,
-                 body: models.UsageReportIn, key: auth.Reporter,
+                 body: models.UsageReportIn, secret: auth.Secret,
                  idempotency_key: IdempotencyKey = None, dry_run: DryRun = False
                  ) -> JSONResponse:
     """Report usage: ACCEPTED is 200, REJECTED (over the limit, outside the term) is 409.
@@ -48,6 +48,7 @@ def report_usage(kaiten: Handle, slug: SlugPath, entitlement: EntitlementPath,
     With ``dry_run=true`` the answer is what the report would get now, and nothing is
     written (no usage change, no audit event: ``event_id`` is null).
     """
+    key = auth.authorized(kaiten, secret, "report")
     check_instance(kaiten, key, slug)
     if dry_run:
         if idempotency_key is not None:
@@ -68,9 +69,10 @@ def report_usage(kaiten: Handle, slug: SlugPath, entitlement: EntitlementPath,
 
 @router.post("/api/usage/batch", operation_id="reportUsageBatch", response_model=models.BatchOut,
              responses=responses(400, 401, 403, 404, 409, 422, 503))
-def report_batch(kaiten: Handle, body: models.BatchIn, key: auth.Reporter
+def report_batch(kaiten: Handle, body: models.BatchIn, secret: auth.Secret
                  ) -> models.BatchOut:
     """Apply 1–100 reports in order in one transaction; a refused one refuses the batch."""
+    key = auth.authorized(kaiten, secret, "report")
     for index, item in enumerate(body.reports):
         try:
             check_instance(kaiten, key, item.instance)
@@ -85,9 +87,10 @@ def report_batch(kaiten: Handle, body: models.BatchIn, key: auth.Reporter
 
 @router.get("/api/instances/{slug}/entitlements", operation_id="listEntitlements",
             response_model=models.EntitlementList, responses=responses(401, 403, 404, 422, 503))
-def list_entitlements(kaiten: Handle, slug: SlugPath, key: auth.Meter
+def list_entitlements(kaiten: Handle, slug: SlugPath, secret: auth.Secret
                       ) -> models.EntitlementList:
     """Every entitlement of the instance's license with its usage."""
+    key = auth.authorized(kaiten, secret, "meter")
     check_instance(kaiten, key, slug)
     rows = models.records(kaiten.usage.summary(slug))
     return models.EntitlementList(items=[models.EntitlementUsage(**row) for row in rows])
@@ -97,17 +100,19 @@ def list_entitlements(kaiten: Handle, slug: SlugPath, key: auth.Meter
             response_model=models.EntitlementValue,
             responses=responses(401, 403, 404, 422, 503))
 def get_entitlement(kaiten: Handle, slug: SlugPath, entitlement: EntitlementPath,
-                    key: auth.Meter) -> models.EntitlementValue:
+                    secret: auth.Secret) -> models.EntitlementValue:
     """The granted value and current usage; the read is appended to the audit trail."""
+    key = auth.authorized(kaiten, secret, "meter")
     check_instance(kaiten, key, slug)
     return models.EntitlementValue.model_validate(kaiten.usage.get_value(slug, entitlement))
 
 
 @router.get("/api/instances/{slug}/flags", operation_id="evaluateFlags",
             response_model=models.FlagList, responses=responses(401, 403, 404, 422, 503))
-def evaluate_flags(kaiten: Handle, slug: SlugPath, key: auth.Meter
+def evaluate_flags(kaiten: Handle, slug: SlugPath, secret: auth.Secret
                    ) -> models.FlagList:
     """Every flag evaluated for the instance."""
+    key = auth.authorized(kaiten, secret, "meter")
     check_instance(kaiten, key, slug)
     rows = models.records(kaiten.flags.evaluate_all(slug))
     return models.FlagList(items=[models.FlagEvaluation(**row) for row in rows])
@@ -117,8 +122,9 @@ def evaluate_flags(kaiten: Handle, slug: SlugPath, key: auth.Meter
             response_model=models.FlagEvaluation, responses=responses(401, 403, 404, 422, 503))
 def evaluate_flag(kaiten: Handle, slug: SlugPath,
                   flag: Annotated[str, Path(description="the flag's key")],
-                  key: auth.Meter) -> models.FlagEvaluation:
+                  secret: auth.Secret) -> models.FlagEvaluation:
     """The value one flag serves the instance, and why."""
+    key = auth.authorized(kaiten, secret, "meter")
     check_instance(kaiten, key, slug)
     result = kaiten.flags.evaluate(flag, slug)
     return models.FlagEvaluation(key=flag, value=result.value, reason=result.reason,
@@ -128,8 +134,9 @@ def evaluate_flag(kaiten: Handle, slug: SlugPath,
 @router.get("/api/instances/{slug}/audit-trails", operation_id="listAuditTrail",
             response_model=models.AuditPage, responses=responses(401, 403, 404, 422, 503))
 def audit_trail(kaiten: Handle, slug: SlugPath, query: Annotated[models.AuditQuery, Query()],
-                key: auth.Reader) -> Response:
+                secret: auth.Secret) -> Response:
     """The instance's audit trail, newest first."""
+    key = auth.authorized(kaiten, secret, "read")
     check_instance(kaiten, key, slug)
     frame = kaiten.audit.trail(slug, event_name=query.event_name, after=query.after,
                                before=query.before, limit=query.limit, offset=query.offset)
