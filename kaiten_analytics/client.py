@@ -834,6 +834,42 @@ class Audit(_Namespace):
         return audit_log.audit_trail(self._db, instance=instance, event_name=event_name,
                                      after=after, before=before, limit=limit, offset=offset)
 
+    def trail_records(self, instance: str, event_name: str | None = None, after: Any = None,
+                      before: Any = None, limit: int = 50, offset: int = 0
+                      ) -> list[dict[str, Any]]:
+        """Return the page :meth:`trail` returns as a list of dicts, one per event.
+
+        For code that sends the page on rather than analysing it (the REST API serializes
+        it): the same filters, order, keys and errors as :meth:`trail`, without the DataFrame.
+
+        Returns
+        -------
+        list of dict
+            id, event_name, entitlement (slug), status, payload (dict), created_at (aware UTC
+            ``datetime``), newest first.
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` names nothing.
+        ValidationError
+            A filter is malformed or out of range.
+
+        Examples
+        --------
+        >>> kaiten = ka.connect("sqlite://")
+        >>> _ = kaiten.customers.create("acme", "Acme Corp")
+        >>> _ = kaiten.entitlements.create("api-calls", "API calls")
+        >>> _ = kaiten.licenses.create("pro", "Pro", {"api-calls": 10})
+        >>> _ = kaiten.instances.create("acme", "Acme production", "acme-prod", "pro")
+        >>> _ = kaiten.usage.report("acme-prod", "api-calls", 7)
+        >>> [event["payload"]["value"] for event in kaiten.audit.trail_records("acme-prod")]
+        [7]
+        """
+        return audit_log.audit_trail_records(
+            self._db, instance=instance, event_name=event_name, after=after, before=before,
+            limit=limit, offset=offset)
+
     def events(self, instance: str, entitlement: str | None = None,
                event_name: str | None = None, status: str | None = None,
                search: str | None = None, after: Any = None, before: Any = None,

@@ -58,6 +58,25 @@ def test_trail_pages_with_limit_and_offset(history):
     assert list(first["id"]) + list(second["id"]) == list(whole["id"][:4])
 
 
+@pytest.mark.parametrize("filters", [
+    {}, {"limit": 2, "offset": 1}, {"event_name": "kaiten.v1.entitlement.usage.report.accepted"},
+    {"after": "2026-03-10T12:01:00Z", "before": "2026-03-10T12:04:00Z"}])
+def test_trail_records_are_the_trail_page_as_plain_dicts(history, filters):
+    records = history.audit.trail_records("acme-prod", **filters)
+    frame = history.audit.trail("acme-prod", **filters)
+    assert [list(record) for record in records] == [list(frame.columns)] * len(frame)
+    assert [r["id"] for r in records] == list(frame["id"])
+    assert [r["payload"] for r in records] == list(frame["payload"])
+    assert [r["created_at"] for r in records] == [t.to_pydatetime() for t in frame["created_at"]]
+    assert all(type(r["created_at"]) is datetime and r["created_at"].utcoffset().total_seconds()
+               == 0 for r in records)
+    with pytest.raises(ka.NotFoundError):
+        history.audit.trail_records("nobody")
+    with pytest.raises(ka.ValidationError) as info:
+        history.audit.trail_records("acme-prod", limit=0)
+    assert info.value.field == "limit"
+
+
 def test_equal_timestamps_have_a_stable_order(catalogue):
     for value in range(5):
         catalogue.usage.report("acme-prod", "m-sum", value)  # the fake clock stands still

@@ -128,6 +128,9 @@ def _questions(kaiten: ka.Kaiten, full: bool = True) -> list[tuple[str, object]]
                           lambda i=instance: kaiten.audit.events(i, limit=50, offset=100)))
         questions.append((f"trail {instance}", lambda i=instance: kaiten.audit.trail(
             i, event_name="kaiten.v1.entitlement.usage.report.accepted", limit=200)))
+        questions.append((f"trail records {instance}", lambda i=instance: [
+            {key: value for key, value in record.items() if key != "id"}  # ids differ by engine
+            for record in kaiten.audit.trail_records(i, limit=200)]))
         for entitlement in ("m-sum", "m-max", "m-latest", "m-average", "m-min"):
             for points in (None, 12) if entitlement != "m-max" else (None, 12, 2000):
                 questions.append((f"value_over_time {instance} {entitlement} {points}",

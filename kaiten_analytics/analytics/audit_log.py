@@ -221,6 +221,27 @@ def audit_trail(db: Database, instance: str, event_name: str | None = None, afte
     return _events_frame(rows, category=False)
 
 
+def audit_trail_records(db: Database, instance: str, event_name: str | None = None,
+                        after: Any = None, before: Any = None, limit: int = 50,
+                        offset: int = 0) -> list[dict[str, Any]]:
+    """Return the page :func:`audit_trail` returns, as one plain dict per event.
+
+    The same keys (id, event_name, entitlement, status, payload, created_at as an aware UTC
+    ``datetime``), for a caller that serializes the page rather than analyses it (the REST
+    API): no DataFrame is built and taken apart again.
+    """
+    rows = _event_page(db, _filter(instance, None, event_name, None, None, after, before),
+                       limit, offset)
+    return [{"id": event_id, "event_name": name, "entitlement": slug, "status": status,
+             "payload": payload, "created_at": _utc(at)}
+            for event_id, name, slug, status, payload, at in rows]
+
+
+def _utc(at: datetime) -> datetime:
+    """``at`` as an aware UTC datetime (a warehouse may hand back naive UTC)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class EventCount:
     """How many events match a filter; ``exact`` is False when a search count was capped."""

@@ -138,8 +138,9 @@ def audit_trail(kaiten: Handle, slug: SlugPath, query: Annotated[models.AuditQue
     """The instance's audit trail, newest first."""
     key = auth.authorized(kaiten, secret, "read")
     check_instance(kaiten, key, slug)
-    frame = kaiten.audit.trail(slug, event_name=query.event_name, after=query.after,
-                               before=query.before, limit=query.limit, offset=query.offset)
+    events = kaiten.audit.trail_records(slug, event_name=query.event_name, after=query.after,
+                                        before=query.before, limit=query.limit,
+                                        offset=query.offset)
     return models.json_response(models.AuditPage(
-        items=[models.AuditEvent(**row) for row in models.records(frame)],
+        items=[models.AuditEvent(**event) for event in events],
         limit=query.limit, offset=query.offset))
