@@ -131,10 +131,10 @@ class Instance:
     def audit_trail(self, info: Info, event_name: str | None = None,
                     after: Instant | None = None, before: Instant | None = None,
                     limit: int = 50, offset: int = 0) -> AuditPage:
-        frame = info.context.kaiten.audit.trail(self.slug, event_name=event_name, after=after,
-                                                before=before, limit=limit, offset=offset)
-        items = [AuditEvent(**models.AuditEvent(**row).model_dump())
-                 for row in models.records(frame)]
+        events = info.context.kaiten.audit.trail_records(
+            self.slug, event_name=event_name, after=after, before=before, limit=limit,
+            offset=offset)
+        items = [AuditEvent(**models.AuditEvent(**event).model_dump()) for event in events]
         return AuditPage(items=items, limit=limit, offset=offset)
 
 
