@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from kaiten_console import page_paths, session
+from kaiten_console import fresh_widgets, page_paths, session
 from kaiten_console.instance_form import FIELD_LABELS, InstanceInput, render_instance_form
 from kaiten_console.refusals import show_refusal
 
@@ -91,7 +91,7 @@ def open_mode(scope: Scope, mode: str | None, target: str | None = None) -> None
 def after_write(scope: Scope, message: str) -> None:
     """Forget cached reads and the table selection, say what happened, and rerun."""
     session.clear_reads()
-    st.session_state.pop(scope.key("table"), None)
+    fresh_widgets.renew(scope.prefix)  # the rows moved: no row selected (a new table key)
     open_mode(scope, None)
     st.session_state[scope.key("flash")] = message
     st.rerun()
@@ -120,26 +120,29 @@ def render_filters(scope: Scope, customers: dict[str, str], licenses: dict[str, 
                    zones: dict[str, str]) -> tuple[str | None, str, list[str], list[str]]:
     """Draw the filter bar; return (customer, search, licenses, zones).
 
-    A customer's scope has no customer filter: its customer is the one returned.
+    A customer's scope has no customer filter: its customer is the one returned. A changed
+    filter starts the table afresh (its selection is a row position: it would point at
+    another instance).
     """
+    renew = {"on_change": fresh_widgets.renew, "args": (scope.prefix,)}
     if scope.customer is None:
         search_col, customer_col, license_col, zone_col = st.columns([3, 2, 2, 2])
         customer = customer_col.selectbox(
-            "Customer", [None, *customers], key=scope.key("customer"),
+            "Customer", [None, *customers], key=scope.key("customer"), **renew,
             format_func=lambda slug: "All customers" if slug is None else customers[slug],
         )
     else:
         search_col, license_col, zone_col = st.columns([3, 2, 2])
         customer = scope.customer
-    search = search_col.text_input("Search", key=scope.key("search"),
+    search = search_col.text_input("Search", key=scope.key("search"), **renew,
                                    placeholder="Name, slug or description",
                                    icon=":material/search:")
     license_filter = license_col.multiselect("License", list(licenses),
-                                             key=scope.key("license"),
+                                             key=scope.key("license"), **renew,
                                              placeholder="All licenses",
                                              format_func=lambda slug: licenses[slug])
     zone_filter = zone_col.multiselect(
-        "Zone", [*zones, NO_ZONE], key=scope.key("zone"), placeholder="All zones",
+        "Zone", [*zones, NO_ZONE], key=scope.key("zone"), **renew, placeholder="All zones",
         format_func=lambda slug: zones.get(slug, slug),
     )
     return customer, search or "", license_filter, zone_filter
@@ -154,7 +157,8 @@ def render_table(scope: Scope, shown: pd.DataFrame) -> pd.Series | None:
     columns = [c for c in COLUMNS if scope.customer is None or c != "customer_name"]
     event = st.dataframe(
         table[columns], column_config=COLUMNS, hide_index=True, width="stretch",
-        key=scope.key("table"), on_select="rerun", selection_mode="single-row",
+        key=fresh_widgets.key(scope.prefix, "table"), on_select="rerun",
+        selection_mode="single-row",
     )
     rows = event.selection.rows
     if rows and rows[0] < len(shown):

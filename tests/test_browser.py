@@ -211,6 +211,47 @@ def test_selected_row_opens_its_metadata_and_its_detail_page(console, page, libr
     assert_no_exception(page)
 
 
+def select_first_row(page) -> None:
+    """Tick the first row of the page's first table (the grid is a canvas)."""
+    box = page.get_by_test_id("stDataFrame").first.bounding_box()
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
+
+
+def test_a_selection_does_not_move_to_another_row_after_a_filter_or_a_write(console, page,
+                                                                              library):
+    """A table selection is a row position that the browser keeps: after the rows change
+    (a search, a saved edit) no row is selected, rather than whichever now sits there."""
+    from playwright.sync_api import expect
+
+    base, _ = console
+    open_page(page, base, "/")
+    listed = library.instances.list()
+    first, other = listed.iloc[0], listed.iloc[1]
+    nothing = page.get_by_text("Select a row to view its metadata", exact=False)
+    select_first_row(page)
+    expect(page.get_by_text(f"Selected: {first['name']} ({first['slug']})")).to_be_visible()
+    search = page.get_by_role("textbox", name="Search")
+    search.fill(other["slug"])
+    search.press("Enter")
+    wait_for_app(page)
+    expect(page.get_by_text(f"1 of {len(listed)} instances")).to_be_visible()
+    expect(nothing).to_be_visible()  # not "Selected: <other>"
+    expect(page.get_by_text("Selected:", exact=False)).to_have_count(0)
+
+    select_first_row(page)
+    expect(page.get_by_text(f"Selected: {other['name']} ({other['slug']})")).to_be_visible()
+    page.get_by_role("button", name="Edit").click()
+    form = page.get_by_test_id("stForm")
+    form.get_by_role("textbox", name="Description").fill("Edited by the browser test")
+    form.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("Saved", exact=False).first).to_be_visible()
+    wait_for_app(page)
+    expect(nothing).to_be_visible()
+    expect(page.get_by_text("Selected:", exact=False)).to_have_count(0)
+    assert library.instances.get(other["slug"]).description == "Edited by the browser test"
+    assert_no_exception(page)
+
+
 def busiest_instance(library) -> str:
     """The demo instance with the most audit events (it has rejections and NUMBER usage)."""
     slugs = list(library.instances.list()["slug"])

@@ -6,11 +6,12 @@ import pandas as pd
 import streamlit as st
 
 import kaiten_analytics as ka
-from kaiten_console import page_paths, session
+from kaiten_console import fresh_widgets, page_paths, session
 from kaiten_console.customer_views import license_mix
 from kaiten_console.refusals import show_refusal
 
-TABLE_KEY = "customers_table"
+#: the customer table's widget group (fresh_widgets): its key is "customers_table" at first
+TABLE_GROUP = "customers"
 CREATING_KEY = "customers_creating"
 FLASH_KEY = "customers_flash"
 SEARCH_KEY = "customers_search"
@@ -47,6 +48,7 @@ def render_create() -> None:
         show_refusal(error_col, error, heading="Could not create the customer.", labels=LABELS)
     else:
         session.clear_reads()
+        fresh_widgets.renew(TABLE_GROUP)  # a new row: the selection would point elsewhere
         st.session_state[CREATING_KEY] = False
         st.session_state[FLASH_KEY] = f"Created customer **{created.name}** (`{created.slug}`)."
         st.rerun()
@@ -79,7 +81,8 @@ def main() -> None:
                   border=True)
 
     search = st.text_input("Search", key=SEARCH_KEY, placeholder="Name or slug",
-                           icon=":material/search:") or ""
+                           icon=":material/search:", on_change=fresh_widgets.renew,
+                           args=(TABLE_GROUP,)) or ""
     shown = summary
     if search.strip():
         needle = search.strip().lower()
@@ -94,7 +97,8 @@ def main() -> None:
         "created": [session.local_time(moment) for moment in shown["created_at"]],
     })
     event = st.dataframe(table, column_config=COLUMNS, hide_index=True, width="stretch",
-                         key=TABLE_KEY, on_select="rerun", selection_mode="single-row")
+                         key=fresh_widgets.key(TABLE_GROUP, "table"), on_select="rerun",
+                         selection_mode="single-row")
     rows = event.selection.rows
     selected = shown.iloc[rows[0]] if rows and rows[0] < len(shown) else None
     if selected is None:
