@@ -846,25 +846,16 @@ class Audit(_Namespace):
         -------
         list of dict
             id, event_name, entitlement (slug), status, payload (dict), created_at (aware UTC
-            ``datetime``), newest first.
-
-        Raises
-        ------
-        NotFoundError
-            ``instance`` names nothing.
-        ValidationError
-            A filter is malformed or out of range.
+            ``datetime``), newest first. Errors: those of :meth:`trail`.
 
         Examples
         --------
         >>> kaiten = ka.connect("sqlite://")
-        >>> _ = kaiten.customers.create("acme", "Acme Corp")
-        >>> _ = kaiten.entitlements.create("api-calls", "API calls")
-        >>> _ = kaiten.licenses.create("pro", "Pro", {"api-calls": 10})
-        >>> _ = kaiten.instances.create("acme", "Acme production", "acme-prod", "pro")
-        >>> _ = kaiten.usage.report("acme-prod", "api-calls", 7)
-        >>> [event["payload"]["value"] for event in kaiten.audit.trail_records("acme-prod")]
-        [7]
+        >>> _ = kaiten.demo.build(customers=1, instances=1, events=20, progress=False)
+        >>> slug = kaiten.instances.list()["slug"].iloc[0]
+        >>> page = kaiten.audit.trail_records(slug, limit=3)
+        >>> [event["id"] for event in page] == list(kaiten.audit.trail(slug, limit=3)["id"])
+        True
         """
         return audit_log.audit_trail_records(
             self._db, instance=instance, event_name=event_name, after=after, before=before,
