@@ -846,7 +846,14 @@ class Audit(_Namespace):
         -------
         list of dict
             id, event_name, entitlement (slug), status, payload (dict), created_at (aware UTC
-            ``datetime``), newest first. Errors: those of :meth:`trail`.
+            ``datetime``), newest first.
+
+        Raises
+        ------
+        NotFoundError
+            ``instance`` names nothing.
+        ValidationError
+            A filter is malformed or out of range.
 
         Examples
         --------
