@@ -70,7 +70,7 @@ class Database:
                 with self.engine.begin() as connection:
                     yield connection
             else:
-                with writer.begin():
+                with self.writers.transaction(writer):
                     yield writer
         except IntegrityError as error:
             raise translate_integrity_error(error) from error

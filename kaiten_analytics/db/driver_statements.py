@@ -15,6 +15,7 @@ builder function, and can join several one-row statements into one PostgreSQL st
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,57 +33,81 @@ class DriverStatement:
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self._positional = compiled.positional
-        names = compiled.positiontup if compiled.positional else list(compiled.binds)
-        self._binds = [
-            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in names
-        ]
+        self._names = list(compiled.positiontup if compiled.positional else compiled.binds)
+        processors = [compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                      for name in self._names]
+        #: the values of a row in parameter order, fetched in one call
+        self._values = _getter(self._names)
+        self._processed = [(index, process) for index, process in enumerate(processors)
+                           if process is not None]
         columns = statement.exported_columns  # a SELECT's columns, or RETURNING's
-        self._columns = [
-            (column.name, column.type.dialect_impl(dialect).result_processor(dialect, None))
-            for column in columns
+        self._columns = [column.name for column in columns]
+        self._results = [
+            (index, process) for index, process in enumerate(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns)
+            if process is not None
         ]
 
     def parameters(self, row: Mapping[str, Any]) -> tuple | dict[str, Any]:
         """Return ``row`` (values by parameter name) as the driver takes it."""
-        values = [row[name] if process is None else process(row[name])
-                  for name, process in self._binds]
+        values = self._values(row)
+        if self._processed:
+            values = list(values)
+            for index, process in self._processed:
+                values[index] = process(values[index])
         if self._positional:
             return tuple(values)
-        return dict(zip((name for name, _ in self._binds), values, strict=True))
+        return dict(zip(self._names, values, strict=True))
 
     def execute(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
         """Execute for each of ``rows`` (one: ``execute``, several: ``executemany``)."""
         parameters: Any = None
-        cursor = connection.connection.driver_connection.cursor()
+        driver = connection.connection.driver_connection
         try:
             if len(rows) == 1:
                 parameters = self.parameters(rows[0])
-                cursor.execute(self.sql, parameters)
+                driver.execute(self.sql, parameters).close()
             else:
                 parameters = [self.parameters(row) for row in rows]
-                cursor.executemany(self.sql, parameters)
+                cursor = driver.cursor()
+                try:
+                    cursor.executemany(self.sql, parameters)
+                finally:
+                    cursor.close()
         except connection.dialect.loaded_dbapi.Error as error:
             raise translated(connection, error, self.sql, parameters) from error
-        finally:
-            cursor.close()
 
     def first(self, connection: sa.Connection, row: Mapping[str, Any]
               ) -> dict[str, Any] | None:
         """Return the first result row as a dict of processed values, or None."""
         parameters = self.parameters(row)
-        cursor = connection.connection.driver_connection.cursor()
         try:
-            cursor.execute(self.sql, parameters)
-            values = cursor.fetchone()
+            cursor = connection.connection.driver_connection.execute(self.sql, parameters)
+            try:
+                values = cursor.fetchone()
+            finally:
+                cursor.close()
         except connection.dialect.loaded_dbapi.Error as error:
             raise translated(connection, error, self.sql, parameters) from error
-        finally:
-            cursor.close()
         if values is None:
             return None
-        return {name: value if process is None or value is None else process(value)
-                for (name, process), value in zip(self._columns, values, strict=True)}
+        if self._results:
+            values = list(values)
+            for index, process in self._results:
+                if values[index] is not None:
+                    values[index] = process(values[index])
+        return dict(zip(self._columns, values, strict=True))
+
+
+def _getter(names: list[str]) -> Callable[[Mapping[str, Any]], tuple]:
+    """A function returning a mapping's values of ``names`` as a tuple (in C: itemgetter)."""
+    if not names:
+        return lambda _row: ()
+    if len(names) == 1:
+        get = operator.itemgetter(names[0])
+        return lambda row: (get(row),)
+    return operator.itemgetter(*names)
 
 
 def translated(connection: sa.Connection, error: Exception, sql: str, parameters: Any

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -83,13 +85,22 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
         # SQLAlchemy still fires "begin" for them.
         if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return
-        # On the driver itself: SQLAlchemy's statement bookkeeping (exec_driver_sql) costs
-        # more than the BEGIN, and the part after it runs with the write lock already held.
-        try:
-            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:  # e.g. still locked after the busy timeout
-            raise sa.exc.DBAPIError.instance("BEGIN IMMEDIATE", (), error, sqlite3.Error,
-                                             dialect=connection.dialect) from error
+        driver = connection.connection.driver_connection
+        if not driver.in_transaction:  # else a writer's transaction is open (see below)
+            _on_driver(connection, driver.execute, "BEGIN IMMEDIATE")
+
+
+def _on_driver(connection: sa.Connection, call, sql: str) -> None:
+    """Run ``BEGIN IMMEDIATE`` or ``COMMIT`` on the driver; its errors as SQLAlchemy's.
+
+    On the driver itself: SQLAlchemy's statement bookkeeping (``exec_driver_sql``) costs more
+    than the statement, and what follows a ``BEGIN IMMEDIATE`` runs with the write lock held.
+    """
+    try:
+        call(sql)
+    except sqlite3.Error as error:  # e.g. still locked after the busy timeout
+        raise sa.exc.DBAPIError.instance(sql, (), error, sqlite3.Error,
+                                         dialect=connection.dialect) from error
 
 
 class SQLiteWriters:
@@ -116,13 +127,14 @@ class SQLiteWriters:
 
     def connection(self) -> sa.Connection | None:
         """Return this thread's idle write connection, or None: use the pool."""
+        if getattr(self._local, "busy", False):  # a transaction of this thread is still open
+            return None
         connection: sa.Connection | None = getattr(self._local, "connection", None)
         if connection is not None and (connection.closed or connection.invalidated
+                                       or connection.in_transaction()
                                        or connection.connection.driver_connection
                                        .in_transaction):
-            if connection.in_transaction():  # a transaction of this thread is still open
-                return None
-            connection.close()  # unusable: left mid-transaction by the driver, or dropped
+            connection.close()  # unusable: left mid-transaction, or dropped
             connection = self._local.connection = None
         if connection is None:
             with self._lock:
@@ -131,7 +143,37 @@ class SQLiteWriters:
                 connection = self.engine.connect()
                 self._open.add(connection)
             self._local.connection = connection
-        return None if connection.in_transaction() else connection
+        return connection
+
+    @contextmanager
+    def transaction(self, connection: sa.Connection) -> Iterator[sa.Connection]:
+        """One write transaction on ``connection`` (from :meth:`connection`), commit or roll back.
+
+        ``BEGIN IMMEDIATE`` and ``COMMIT`` go to the driver directly: a metering report runs
+        its statements on the driver's cursor and never opens SQLAlchemy's transaction, which
+        would cost as much as the report's own statements. A statement run through
+        ``connection.execute()`` inside opens SQLAlchemy's (the engine's ``begin`` hook sees
+        the driver's transaction and issues no second ``BEGIN``); it is then committed or
+        rolled back through SQLAlchemy, which ends the driver's transaction with it.
+        """
+        driver = connection.connection.driver_connection
+        _on_driver(connection, driver.execute, "BEGIN IMMEDIATE")
+        self._local.busy = True
+        try:
+            yield connection
+        except BaseException:
+            if connection.in_transaction():
+                connection.rollback()
+            elif driver.in_transaction:
+                driver.rollback()
+            raise
+        else:
+            if connection.in_transaction():
+                connection.commit()
+            else:
+                _on_driver(connection, driver.execute, "COMMIT")
+        finally:
+            self._local.busy = False
 
     @property
     def open_count(self) -> int:
