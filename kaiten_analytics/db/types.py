@@ -5,10 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
 #: JSON on SQLite, JSONB on PostgreSQL (indexable, compact).
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class _SQLiteUTCText(sqlite.DATETIME):
+    """SQLite's ``DATETIME`` column holding the text :class:`UTCDateTime` has formatted."""
+
+    def bind_processor(self, dialect):
+        return None
+
+    def result_processor(self, dialect, coltype):
+        return None
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -16,11 +27,18 @@ class UTCDateTime(sa.types.TypeDecorator):
 
     SQLite's ``DateTime(timezone=True)`` silently drops the offset, so values are converted to
     UTC on the way in (naive values are refused: they are ambiguous) and UTC is attached on the
-    way out. PostgreSQL stores ``timestamptz``.
+    way out. On SQLite the value is the text SQLAlchemy's ``DATETIME`` writes
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, microseconds always), formatted and parsed here in one
+    step. PostgreSQL stores ``timestamptz``.
     """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return _SQLiteUTCText()
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(self, value, dialect):
         if value is None:
@@ -28,12 +46,14 @@ class UTCDateTime(sa.types.TypeDecorator):
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"UTCDateTime needs an aware datetime, got {value!r}")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        if dialect.name == "sqlite":  # without its "+00:00"
+            return value.isoformat(" ", "microseconds")[:-6]
+        return value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        if isinstance(value, str):  # raw SQLite text (e.g. through a textual query)
+        if isinstance(value, str):  # SQLite's text
             value = datetime.fromisoformat(value)
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
