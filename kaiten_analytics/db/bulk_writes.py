@@ -60,7 +60,7 @@ def stage_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, 
     upserts from it with one ``INSERT … SELECT`` (the rows' keys must already be unique).
     """
     stage = stage_name(table)
-    columns = list(rows[0])
+    columns = [column for column in rows[0] if column in table.c]  # rows may hold more
     connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
         "ON COMMIT DELETE ROWS")

@@ -259,7 +259,7 @@ class Ledger:
 
     def lock_many(self, targets: list[Target]) -> None:
         """Lock several usage rows in a fixed order (ids), so batches cannot deadlock."""
-        for target in sorted(set(targets), key=lambda t: t.key):
+        for _, target in sorted({target.key: target for target in targets}.items()):
             self.lock_usage(target)
 
     def _lock_row(self, target: Target) -> _UsageState:
@@ -338,7 +338,7 @@ class Ledger:
                  "k_value": encode_usage(state.aggregate, state.count),
                  "k_at": state.updated_at, "k_period_start": state.period_start,
                  "k_period_end": state.period_end,
-                 "k_warned": list(state.warned) if state.warned else None}
+                 "k_warned": list(state.warned) if state.warned else sa.null()}
                 for (instance_id, entitlement_id), state in self._usage.items() if state.dirty
             ]),
             ("insert_outbox", self._outbox),

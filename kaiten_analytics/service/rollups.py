@@ -72,10 +72,11 @@ class Rollup:
 
 def rows(name: str, rollups: dict[RollupKey, Rollup]) -> list[dict[str, Any]]:
     """Return the rows of rollup ``name`` to upsert, one per key of ``rollups``."""
-    _, period, values = ROLLUPS[name]
+    period = ROLLUPS[name][1]
+    # every field of the rollup: the statement takes the columns of its table
     return [
         {"instance_id": instance_id, "entitlement_id": entitlement_id, period: period_value,
-         **{column: getattr(rollup, column) for column in (*COUNTS, *values)}}
+         **vars(rollup)}
         for (instance_id, entitlement_id, period_value), rollup in rollups.items()
     ]
 

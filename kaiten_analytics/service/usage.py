@@ -65,7 +65,8 @@ def report_usage(db: Database, instance: str, entitlement: str, value: Any,
     A retried report with the same ``idempotency_key`` returns the first outcome and writes
     nothing; the same key with another instance, entitlement or value is a ``ConflictError``.
     """
-    return report_many(db, [(instance, entitlement, value, idempotency_key)])[0]
+    request = _checked(instance, entitlement, value, idempotency_key, "")
+    return _apply(db, [request], [request])[0]
 
 
 def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
@@ -79,6 +80,12 @@ def report_many(db: Database, reports: Iterable[Any]) -> list[UsageReport]:
     requests = [_request(index, item) for index, item in enumerate(items)]
     if not requests:
         return []
+    return _apply(db, requests, items)
+
+
+def _apply(db: Database, requests: list[tuple[str, str, float, str | None]],
+           items: list[Any]) -> list[UsageReport]:
+    """Apply checked ``requests`` (from ``items``, for error locations) in one transaction."""
     with db.transaction() as connection:
         ledger = Ledger(connection)
         # one distinct usage row (a single report): resolve and lock it in one round trip
@@ -347,7 +354,12 @@ def _request(index: int, item: Any) -> tuple[str, str, float, str | None]:
         raise ValidationError(f"reports[{index}]", "must be (instance, entitlement, value"
                                                    "[, idempotency_key]) or a mapping")
     instance, entitlement, value, *rest = item
-    key = rest[0] if rest else None
+    return _checked(instance, entitlement, value, rest[0] if rest else None, prefix)
+
+
+def _checked(instance: Any, entitlement: Any, value: Any, key: Any, prefix: str
+             ) -> tuple[str, str, float, str | None]:
+    """One report's fields, checked (``prefix`` locates them in a batch)."""
     value = fields.number_between(value, f"{prefix}value", -VALUE_MAX, VALUE_MAX)
     if key is not None and (not isinstance(key, str) or not key.strip()
                             or len(key) > KEY_MAX):
