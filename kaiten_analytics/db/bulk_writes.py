@@ -11,10 +11,11 @@ naive ISO text).
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
+
+from kaiten_analytics.db.types import sqlite_text
 
 #: batches at least this large take the bulk paths
 BULK_ROWS = 1_000
@@ -41,9 +42,7 @@ def bulk_audit(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
         f"INSERT INTO feature_audit_trail ({', '.join(_AUDIT_COLUMNS)}) "
         f"VALUES ({', '.join('?' * len(_AUDIT_COLUMNS))})",
         [(row["id"], row["instance_id"], row["entitlement_id"], row["event_name"],
-          row["status"], dumps(row["payload"]),
-          row["created_at"].astimezone(UTC).replace(tzinfo=None).isoformat(
-              sep=" ", timespec="microseconds"))
+          row["status"], dumps(row["payload"]), sqlite_text(row["created_at"]))
          for row in rows],
     )
 

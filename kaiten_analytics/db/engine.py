@@ -87,17 +87,17 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
             return
         driver = connection.connection.driver_connection
         if not driver.in_transaction:  # else a writer's transaction is open (see below)
-            _on_driver(connection, driver.execute, "BEGIN IMMEDIATE")
+            _on_driver(connection, driver, "BEGIN IMMEDIATE")
 
 
-def _on_driver(connection: sa.Connection, call, sql: str) -> None:
+def _on_driver(connection: sa.Connection, driver: sqlite3.Connection, sql: str) -> None:
     """Run ``BEGIN IMMEDIATE`` or ``COMMIT`` on the driver; its errors as SQLAlchemy's.
 
     On the driver itself: SQLAlchemy's statement bookkeeping (``exec_driver_sql``) costs more
     than the statement, and what follows a ``BEGIN IMMEDIATE`` runs with the write lock held.
     """
     try:
-        call(sql)
+        driver.execute(sql)
     except sqlite3.Error as error:  # e.g. still locked after the busy timeout
         raise sa.exc.DBAPIError.instance(sql, (), error, sqlite3.Error,
                                          dialect=connection.dialect) from error
@@ -157,7 +157,7 @@ class SQLiteWriters:
         rolled back through SQLAlchemy, which ends the driver's transaction with it.
         """
         driver = connection.connection.driver_connection
-        _on_driver(connection, driver.execute, "BEGIN IMMEDIATE")
+        _on_driver(connection, driver, "BEGIN IMMEDIATE")
         self._local.busy = True
         try:
             yield connection
@@ -171,7 +171,7 @@ class SQLiteWriters:
             if connection.in_transaction():
                 connection.commit()
             else:
-                _on_driver(connection, driver.execute, "COMMIT")
+                _on_driver(connection, driver, "COMMIT")
         finally:
             self._local.busy = False
 

@@ -12,6 +12,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+def sqlite_text(value: datetime) -> str:
+    """An aware ``datetime`` as SQLite stores it: UTC ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+
+
 class _SQLiteUTCText(sqlite.DATETIME):
     """SQLite's ``DATETIME`` column holding the text :class:`UTCDateTime` has formatted."""
 
@@ -45,10 +50,9 @@ class UTCDateTime(sa.types.TypeDecorator):
             return None
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"UTCDateTime needs an aware datetime, got {value!r}")
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":  # without its "+00:00"
-            return value.isoformat(" ", "microseconds")[:-6]
-        return value
+        if dialect.name == "sqlite":
+            return sqlite_text(value)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value, dialect):
         if value is None:
