@@ -216,10 +216,11 @@ def storable_json(value: Any, field: str) -> Any:
 
 def finite_number(value: Any, field: str = "value") -> float:
     """Return ``value`` as a float; refuse NaN, infinities, booleans, strings and containers."""
-    if value is None:
-        raise ValidationError(field, "is required: a finite number")
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValidationError(field, f"must be a finite number, got {type(value).__name__}")
+    if type(value) not in (int, float):  # the common two skip the ABC check (a bool is neither)
+        if value is None:
+            raise ValidationError(field, "is required: a finite number")
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise ValidationError(field, f"must be a finite number, got {type(value).__name__}")
     try:
         number = float(value)
     except (OverflowError, ValueError) as exc:  # an int beyond a float's range

@@ -63,7 +63,7 @@ class DriverStatement:
     def execute(self, connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
         """Execute for each of ``rows`` (one: ``execute``, several: ``executemany``)."""
         parameters: Any = None
-        driver = connection.connection.driver_connection
+        driver = driver_of(connection)
         try:
             if len(rows) == 1:
                 parameters = self.parameters(rows[0])
@@ -83,7 +83,7 @@ class DriverStatement:
         """Return the first result row as a dict of processed values, or None."""
         parameters = self.parameters(row)
         try:
-            cursor = connection.connection.driver_connection.execute(self.sql, parameters)
+            cursor = driver_of(connection).execute(self.sql, parameters)
             try:
                 values = cursor.fetchone()
             finally:
@@ -98,6 +98,15 @@ class DriverStatement:
                 if values[index] is not None:
                     values[index] = process(values[index])
         return dict(zip(self._columns, values, strict=True))
+
+
+def driver_of(connection: sa.Connection) -> Any:
+    """The driver's connection under ``connection`` (sqlite3's or psycopg's).
+
+    ``dbapi_connection`` is a plain attribute; ``driver_connection`` is the same object for
+    these synchronous drivers but goes through two properties and a dialect call to get it.
+    """
+    return connection.connection.dbapi_connection
 
 
 def _getter(names: list[str]) -> Callable[[Mapping[str, Any]], tuple]:

@@ -11,8 +11,12 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from kaiten_analytics.db import json_text
+from kaiten_analytics.db.driver_statements import driver_of
 from kaiten_analytics.errors import ValidationError
 
+#: every engine decodes JSON columns with :func:`kaiten_analytics.db.json_text.loads`
+JSON_CODEC = {"json_deserializer": json_text.loads}
 # How long a SQLite writer waits for the lock before giving up (seconds). Normal contention
 # between reporters must never surface as "database is locked".
 SQLITE_BUSY_TIMEOUT = 60
@@ -51,7 +55,8 @@ def create_engine(url: str, *, pool_size: int | None = None,
     if pool_timeout is not None and not (backend == "sqlite" and in_memory):
         pool.update(pool_timeout=pool_timeout)
     if backend == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **pool)
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
+                                  **JSON_CODEC, **pool)
         _configure_sqlite(engine, in_memory=in_memory)
         return engine
     if backend == "postgresql":
@@ -61,7 +66,7 @@ def create_engine(url: str, *, pool_size: int | None = None,
         # No pre-ping: it costs a round trip per transaction on the report path; a connection
         # the server dropped fails once, is discarded by the pool, and the next call reconnects.
         return sa.create_engine(parsed, **{"pool_size": 5, "max_overflow": 10, **pool},
-                                pool_recycle=1800)
+                                pool_recycle=1800, **JSON_CODEC)
     raise ValidationError("url", f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
@@ -85,7 +90,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
         # SQLAlchemy still fires "begin" for them.
         if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return
-        driver = connection.connection.driver_connection
+        driver = driver_of(connection)
         if not driver.in_transaction:  # else a writer's transaction is open (see below)
             _on_driver(connection, driver, "BEGIN IMMEDIATE")
 
@@ -118,7 +123,8 @@ class SQLiteWriters:
 
     def __init__(self, url: sa.URL) -> None:
         self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool,
-                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
+                                       **JSON_CODEC)
         _configure_sqlite(self.engine, in_memory=False)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -132,8 +138,7 @@ class SQLiteWriters:
         connection: sa.Connection | None = getattr(self._local, "connection", None)
         if connection is not None and (connection.closed or connection.invalidated
                                        or connection.in_transaction()
-                                       or connection.connection.driver_connection
-                                       .in_transaction):
+                                       or driver_of(connection).in_transaction):
             connection.close()  # unusable: left mid-transaction, or dropped
             connection = self._local.connection = None
         if connection is None:
@@ -156,7 +161,7 @@ class SQLiteWriters:
         the driver's transaction and issues no second ``BEGIN``); it is then committed or
         rolled back through SQLAlchemy, which ends the driver's transaction with it.
         """
-        driver = connection.connection.driver_connection
+        driver = driver_of(connection)
         _on_driver(connection, driver, "BEGIN IMMEDIATE")
         self._local.busy = True
         try:

@@ -12,9 +12,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+#: the last datetime formatted and its text: a report writes the same ``now`` into several
+#: columns (the audit row, the usage row), and formatting costs more than this check
+_last_text: tuple[datetime | None, str] = (None, "")
+
+
 def sqlite_text(value: datetime) -> str:
     """An aware ``datetime`` as SQLite stores it: UTC ``YYYY-MM-DD HH:MM:SS.ffffff``."""
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+    global _last_text
+    last = _last_text
+    if last[0] is value:
+        return last[1]
+    text = value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]  # without "+00:00"
+    _last_text = (value, text)
+    return text
 
 
 class _SQLiteUTCText(sqlite.DATETIME):

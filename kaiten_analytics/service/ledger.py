@@ -19,7 +19,7 @@ It never commits: the caller's ``with db.transaction()`` does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -55,9 +55,14 @@ from kaiten_analytics.service.outbox import INSERT_OUTBOX, outbox_row
 from kaiten_analytics.service.rollups import ROLLUPS, Rollup, RollupKey
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Target:
-    """An instance × entitlement pair, resolved and checked for metering."""
+    """An instance × entitlement pair, resolved and checked for metering.
+
+    Read-only by convention: :meth:`Ledger.resolve` builds one per pair and transaction and
+    nothing changes it (not ``frozen``: a frozen dataclass's ``__init__`` costs three times as
+    much, and a report builds one while holding the write lock).
+    """
 
     instance_id: int
     instance: str
@@ -70,8 +75,8 @@ class Target:
     license_start: date | None
     license_end: date | None
     policy: Policy | None = None  # NUMBER: the limit (a plain threshold is a policy too)
-    # the license's policy object, if it has one (a dict: not part of the hash)
-    stored_policy: dict[str, Any] | None = field(default=None, compare=False)
+    # the license's policy object, if it has one
+    stored_policy: dict[str, Any] | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -195,16 +200,18 @@ class Ledger:
         self._rollup_day: dict[RollupKey, Rollup] = {}
 
     # --- reads ------------------------------------------------------------------------------
-    def resolve(self, instance: str, entitlement: str, lock: bool = False) -> Target:
+    def resolve(self, instance: str, entitlement: str, lock: bool = False,
+                checked: bool = False) -> Target:
         """Return the checked target; unknown or deleted names raise ``NotFoundError``.
 
         With ``lock`` the target's usage row is locked in the same round trip when it exists
         (a single report's steady state); otherwise call :meth:`lock_usage` or
-        :meth:`lock_many`.
+        :meth:`lock_many`. ``checked``: the caller has passed both names through
+        :func:`~kaiten_analytics.fields.lookup_slug` already.
         """
-        # checked before the cache: a dict or a list must be refused, not hashed
-        lookup_slug(instance, "instance")
-        lookup_slug(entitlement, "entitlement")
+        if not checked:  # before the cache: a dict or a list must be refused, not hashed
+            lookup_slug(instance, "instance")
+            lookup_slug(entitlement, "entitlement")
         cache_key = (instance, entitlement)
         if cache_key in self._targets:
             return self._targets[cache_key]

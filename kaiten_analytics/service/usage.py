@@ -93,7 +93,7 @@ def _apply(db: Database, requests: list[tuple[str, str, float, str | None]],
         targets = []
         for index, (instance, entitlement, _, _) in enumerate(requests):
             try:
-                target = ledger.resolve(instance, entitlement, lock=single)
+                target = ledger.resolve(instance, entitlement, lock=single, checked=True)
                 _check_meterable(target)
             except (NotFoundError, ValidationError) as error:
                 raise _located(error, _prefix(index, items[index])) from None
