@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -101,7 +101,9 @@ def _apply(db: Database, requests: list[tuple[str, str, float, str | None]],
         ledger.lock_many(targets)
         # "now" is read after the locks: events of one usage row get their times in lock order
         now = db.now()
-        results: list[UsageReport] = []
+        # a report's outcome becomes its UsageReport after the commit, outside the write lock,
+        # unless an idempotency key stores it (or a repeat of the key in the batch needs it)
+        results: list[UsageReport | Applied] = []
         claimed: dict[str, tuple[str, int]] = {}  # key -> (request hash, index in results)
         for (_, _, value, key), target in zip(requests, targets, strict=True):
             if key is not None:
@@ -109,7 +111,8 @@ def _apply(db: Database, requests: list[tuple[str, str, float, str | None]],
                 if key in claimed:  # the same key twice in one batch
                     if claimed[key][0] != request_hash:
                         raise _key_conflict(key)
-                    results.append(replace(results[claimed[key][1]], replayed=True))
+                    results.append(replace(_report_at(results, claimed[key][1]),
+                                           replayed=True))
                     continue
                 earlier = _claim_key(ledger, key, request_hash, now)
                 if earlier is not None:
@@ -118,9 +121,18 @@ def _apply(db: Database, requests: list[tuple[str, str, float, str | None]],
                 claimed[key] = (request_hash, len(results))
             results.append(apply_in_ledger(ledger, target, value, now, key))
         for key, (_, index) in claimed.items():
-            ledger.store_response(key, _stored(results[index]))
+            ledger.store_response(key, _stored(_report_at(results, index)))
         ledger.flush()
-    return results
+    return [result if isinstance(result, UsageReport) else _report(*result)
+            for result in results]
+
+
+def _report_at(results: list[UsageReport | Applied], index: int) -> UsageReport:
+    """The ``UsageReport`` of ``results[index]``, built now (and kept) if it is an outcome."""
+    result = results[index]
+    if not isinstance(result, UsageReport):
+        result = results[index] = _report(*result)
+    return result
 
 
 def get_value(db: Database, instance: str, entitlement: str) -> EntitlementValue:
@@ -169,11 +181,22 @@ def purge_idempotency_keys(db: Database, older_than_hours: float | None = None) 
 
 
 # --- one report ---------------------------------------------------------------------------------
+class Applied(NamedTuple):
+    """What one applied report leaves for its ``UsageReport`` (built by :func:`_report`)."""
+
+    target: Target
+    decision: metering.Decision
+    value: float
+    event_id: str | None
+
+
 def apply_in_ledger(ledger: Ledger, target: Target, value: float, now: datetime,
-                    key: str | None = None) -> UsageReport:
+                    key: str | None = None) -> Applied:
     """Decide one report of ``target`` at ``now`` and queue its writes in ``ledger``.
 
     The caller holds the usage row's lock (``ledger.lock_usage``) and flushes the ledger.
+    Returns the outcome, from which the report's ``UsageReport`` is built when it is needed
+    (after the commit for a plain report; never for the demo's history).
     """
     decision = _decide(target, ledger.usage_state(target).stored(), value, now)
     threshold = json_number(target.threshold)
@@ -190,7 +213,7 @@ def apply_in_ledger(ledger: Ledger, target: Target, value: float, now: datetime,
         payload.update(aggregate_after=json_number(decision.before),
                        event_count=decision.count_before, reason=decision.reason)
         event_id = ledger.append(target, USAGE_REJECTED, now, payload)
-        return _report(target, decision, value, event_id)
+        return Applied(target, decision, value, event_id)
     after = decision.after
     ledger.set_usage(target, after, decision.event_count, now, decision.period_start,
                      decision.period_end, decision.warned)
@@ -204,7 +227,7 @@ def apply_in_ledger(ledger: Ledger, target: Target, value: float, now: datetime,
                              reached=decision.reached)
     if decision.reached or decision.warnings or decision.recovered:
         _limit_events(ledger, target, decision, now, event_id)
-    return _report(target, decision, value, event_id)
+    return Applied(target, decision, value, event_id)
 
 
 def _decide(target: Target, stored: metering.Stored, value: float, now: datetime
