@@ -40,3 +40,21 @@ def test_json_flag_values_round_trip_exactly(catalogue):
     value = {"limits": [HUGE, 2**53 + 1, 0.1, -3], "name": "é", "nested": {"ok": True}}
     catalogue.flags.create("tuning", "Tuning", "json", value)
     assert catalogue.flags.get("tuning").default_value == value
+
+
+def test_a_search_finds_non_ascii_text_in_payloads_on_both_engines(catalogue):
+    """Payloads are stored with non-ASCII characters as themselves, not as ``\\u`` escapes."""
+    catalogue.licenses.create("intl", "International", {"support-tier": "Édition Première",
+                                                        "api-calls": None})
+    catalogue.instances.create("acme", "Lyon", "acme-lyon", "intl")
+    catalogue.usage.get_value("acme-lyon", "support-tier")
+    catalogue.usage.report("acme-lyon", "api-calls", 3, idempotency_key="clé-d'été")
+    catalogue.usage.report("acme-lyon", "api-calls", 4)
+    read = catalogue.audit.events("acme-lyon", search="Première")
+    assert list(read["entitlement"]) == ["support-tier"]
+    assert read["payload"].iloc[0]["value"] == "Édition Première"
+    keyed = catalogue.audit.events("acme-lyon", search="d'été")
+    assert list(keyed["payload"].map(lambda payload: payload["value"])) == [3]
+    assert catalogue.audit.count("acme-lyon", search="è").count == 1  # the read, not the key
+    assert json_text.dumps({"name": "é"}) == '{"name": "é"}' == json.dumps({"name": "é"},
+                                                                          ensure_ascii=False)

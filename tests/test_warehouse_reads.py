@@ -38,9 +38,10 @@ def _catalogue(kaiten: ka.Kaiten) -> None:
         kaiten.entitlements.create(f"m-{method.lower()}", f"Metric {method}",
                                    aggregation_method=method)
     kaiten.entitlements.create("sso", "SSO", type="BOOLEAN")
+    kaiten.entitlements.create("edition", "Edition", type="STRING")
     limits = {"m-sum": 900, "m-count": 40, "m-average": 8, "m-max": 9, "m-min": 2,
               "m-latest": 9}
-    kaiten.licenses.create("pro", "Pro", {**limits, "sso": True})
+    kaiten.licenses.create("pro", "Pro", {**limits, "sso": True, "edition": "Édition Première"})
     kaiten.licenses.create("open", "Open", {"m-sum": None, "m-max": 12, "m-latest": None})
     kaiten.instances.create("acme", "Prod", "acme-prod", "pro", deployment_zone="eu",
                             license_start="2026-01-01", license_end="2026-12-31")
@@ -57,6 +58,7 @@ def _history(kaiten: ka.Kaiten, clock: FakeClock, seed: int = 17) -> None:
                 ["m-sum", "m-max", "m-latest"]}
     entitled["globex-eu"] = entitled["initech"] = entitled["acme-prod"]
     clock.set(START)
+    kaiten.usage.get_value("acme-prod", "edition")  # non-ASCII payload text, for the search
     while clock.now < END:
         # bursts in some quarter-hours, quiet days elsewhere; some seconds land on midnights
         clock.advance(seconds=rng.choice((1, 7, 40, 300, 900, 1800, 3600, 4 * 3600)))
@@ -118,7 +120,7 @@ def _questions(kaiten: ka.Kaiten, full: bool = True) -> list[tuple[str, object]]
                    {"after": "2026-03-02T00:00:00Z", "before": "2026-03-30T00:00:00Z",
                     "status": "ACCEPTED"},
                    {"search": "rejected"}, {"search": "M-AVER"}, {"search": '"value": 9'},
-                   {"search": "50%_"}]
+                   {"search": "50%_"}, {"search": "Première"}]
         for f in filters:
             questions.append((f"count {instance} {f}",
                               lambda i=instance, f=f: kaiten.audit.count(i, **f)))
@@ -198,6 +200,7 @@ def test_the_history_has_what_the_parity_needs(histories):
     assert not kaiten.fleet.silent_metering(2).empty
     assert set(kaiten.fleet.forecast(14)["reason"]) >= {"forecast", "at limit"}
     assert kaiten.audit.count("acme-prod", search="50%_").count == 0
+    assert kaiten.audit.count("acme-prod", search="Première").count == 1
 
 
 def test_every_answer_from_the_warehouse_equals_postgresql_and_sqlite(histories):

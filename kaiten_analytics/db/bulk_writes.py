@@ -10,11 +10,11 @@ naive ISO text).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlalchemy as sa
 
+from kaiten_analytics.db import json_text
 from kaiten_analytics.db.types import sqlite_text
 
 #: batches at least this large take the bulk paths
@@ -37,7 +37,7 @@ def bulk_audit(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
                                 row["event_name"], row["status"], Jsonb(row["payload"]),
                                 row["created_at"]))
         return
-    dumps = json.dumps
+    dumps = json_text.dumps
     connection.exec_driver_sql(
         f"INSERT INTO feature_audit_trail ({', '.join(_AUDIT_COLUMNS)}) "
         f"VALUES ({', '.join('?' * len(_AUDIT_COLUMNS))})",

@@ -15,8 +15,8 @@ from kaiten_analytics.db import json_text
 from kaiten_analytics.db.driver_statements import driver_of
 from kaiten_analytics.errors import ValidationError
 
-#: every engine decodes JSON columns with :func:`kaiten_analytics.db.json_text.loads`
-JSON_CODEC = {"json_deserializer": json_text.loads}
+#: every engine encodes and decodes JSON columns with :mod:`kaiten_analytics.db.json_text`
+JSON_CODEC = {"json_serializer": json_text.dumps, "json_deserializer": json_text.loads}
 # How long a SQLite writer waits for the lock before giving up (seconds). Normal contention
 # between reporters must never surface as "database is locked".
 SQLITE_BUSY_TIMEOUT = 60

@@ -1,4 +1,4 @@
-"""How JSON columns are decoded: orjson, with the standard library where orjson would differ.
+"""How JSON columns are encoded and decoded (every engine, the bulk writers, the warehouse).
 
 orjson decodes several times faster than :mod:`json`, which matters on the report path (a
 usage value and a license value are decoded while the write lock is held). It decodes an
@@ -6,9 +6,12 @@ integer past 64 bits as a float, without an error, so text holding 19 or more di
 is decoded by :mod:`json`, which keeps every integer exact; text orjson refuses (``NaN``, say,
 which no input check lets in) gets the standard library's answer too.
 
-Values are still encoded by :mod:`json` (SQLAlchemy's default): on SQLite the stored text is
-what the audit log's search matches (``"value": 9``, the spacing PostgreSQL's ``jsonb`` text
-has), and orjson writes only compact JSON.
+Values are encoded by :mod:`json`, not orjson: on SQLite the stored text is what the audit
+log's search matches, so it is written as PostgreSQL's ``jsonb`` shows its text —
+``"value": 9`` (orjson writes only compact JSON) and non-ASCII characters as themselves, not
+as ``\\u`` escapes (a search for ``Première`` finds a license value ``Édition Première`` on
+both engines). Every input that reaches a JSON column is checked for lone surrogates and NUL
+first (:mod:`kaiten_analytics.fields`), so the text always encodes as UTF-8.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 import orjson
 
+#: ``json.dumps`` keeps one default encoder; an encoder with other options is built per call
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 _LONG_DIGITS = re.compile(r"\d{19}")
 _LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
 
@@ -34,3 +39,8 @@ def loads(text: str | bytes | bytearray | memoryview) -> Any:
         except orjson.JSONDecodeError:
             pass  # what only the standard library reads, or truly invalid text
     return json.loads(text)
+
+
+def dumps(value: Any) -> str:
+    """Return ``value`` as the JSON text a JSON column stores (non-ASCII kept as it is)."""
+    return _ENCODER.encode(value)

@@ -10,7 +10,7 @@ Tables (in one ClickHouse database, ``kaiten`` unless the URL names another):
 
 * ``audit_events`` — the trail, a ``ReplacingMergeTree`` ordered by (instance_id,
   entitlement_id, created_at, id) and partitioned by month; the payload is the JSON text the
-  system of record's text search sees (``json.dumps``' default separators). The sync
+  system of record's text search sees (``json_text.dumps``). The sync
   inserts only ids it does not hold yet, so the table has no duplicates to merge away; the
   replacing engine is the safety net should two syncs ever race.
 * ``audit_rollup_15m`` / ``audit_rollup_day`` — the same rollups as the system of record
@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import sqlalchemy as sa
 
+from kaiten_analytics.db import json_text
 from kaiten_analytics.db.models import (
     entitlement_usage,
     entitlements,
@@ -308,7 +309,7 @@ def _event_row(row: Any) -> tuple:
     value_after = _number(payload.get("aggregate_after")) if accepted else None
     threshold = _number(payload.get("threshold")) if accepted else None
     return (row.id, row.instance_id, row.entitlement_id, row.slug, row.event_name, row.status,
-            json.dumps(payload), row.created_at.astimezone(UTC),
+            json_text.dumps(payload), row.created_at.astimezone(UTC),
             value_after, threshold, int(bool(accepted and payload.get("reached"))))
 
 
@@ -437,7 +438,7 @@ def _sync_usage(engine: sa.Engine, warehouse: Warehouse, settle: timedelta) -> i
     if not rows:
         return 0
     warehouse.insert("entitlement_usage",
-                     [(r.instance_id, r.entitlement_id, json.dumps(r.value),
+                     [(r.instance_id, r.entitlement_id, json_text.dumps(r.value),
                        r.updated_at.astimezone(UTC)) for r in rows],
                      ["instance_id", "entitlement_id", "value", "updated_at"])
     newest = max(r.updated_at for r in rows).astimezone(UTC)
