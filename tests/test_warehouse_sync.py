@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import signal
 import subprocess
@@ -155,3 +157,64 @@ def test_sync_killed_mid_batch_and_re_run_leaves_counts_exact_sqlite_only(
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "agrees" in verified.stdout
     assert Path(tmp_path / "engine").is_dir()
+
+
+def _monthly(kaiten) -> None:
+    kaiten.customers.create("acme", "Acme")
+    kaiten.entitlements.create("calls", "Calls", aggregation_method="SUM")
+    kaiten.licenses.create("pro", "Pro", {"calls": {"threshold": 100, "period": "month"}})
+    kaiten.instances.create("acme", "Prod", "acme-prod", "pro")
+
+
+def _fleet_usage(kaiten) -> float:
+    return kaiten.fleet.consumption()["usage"].iloc[0]
+
+
+def test_fleet_usage_and_its_period_come_from_the_same_sync(database_url, warehouse_url, clock):
+    """A new period's first report, not synced yet, does not lend its period to the old value."""
+    mirrored = ka.connect(database_url, clock=clock, warehouse_url=warehouse_url)
+    kaiten = ka.connect(database_url, clock=clock)
+    _monthly(kaiten)
+    kaiten.usage.report("acme-prod", "calls", 40)  # March
+    mirrored.warehouse.sync()
+    assert _fleet_usage(mirrored) == _fleet_usage(kaiten) == 40
+    clock.set(clock.now.replace(month=4, day=2))
+    kaiten.usage.report("acme-prod", "calls", 5)  # April restarts the aggregate
+    assert _fleet_usage(kaiten) == 5
+    # as of the last sync the usage was March's, which is no April usage (it showed 40)
+    assert math.isnan(_fleet_usage(mirrored))
+    mirrored.warehouse.sync()
+    assert _fleet_usage(mirrored) == 5
+    kaiten.close()
+    mirrored.close()
+
+
+def test_the_usage_periods_upgrade_copies_every_usage_row_again(database_url, warehouse_url,
+                                                                clock):
+    kaiten = ka.connect(database_url, clock=clock)
+    _monthly(kaiten)
+    kaiten.usage.report("acme-prod", "calls", 40)
+    # a warehouse at schema version 1, synced then: its usage rows have no period
+    warehouse = mirror.open_warehouse(warehouse_url, upgrade_schema=False)
+    warehouse.command("CREATE DATABASE IF NOT EXISTS {db}")
+    for statement in mirror.SCHEMA[0][2]:
+        warehouse.command(statement)
+    warehouse.command("""CREATE TABLE IF NOT EXISTS {db}.schema_versions (
+        version UInt32, name String, applied_at DateTime64(6, 'UTC') DEFAULT now64(6)
+    ) ENGINE = ReplacingMergeTree ORDER BY version""")
+    warehouse.insert("schema_versions", [(1, mirror.SCHEMA[0][1])], ["version", "name"])
+    usage = kaiten.usage.get_value("acme-prod", "calls").usage
+    warehouse.insert("entitlement_usage", [(1, 1, json.dumps(usage), clock.now)],
+                     ["instance_id", "entitlement_id", "value", "updated_at"])
+    mirror._set_state(warehouse, "entitlement_usage", clock.now.isoformat())
+    assert mirror.upgrade(warehouse) == mirror.SCHEMA_VERSION == 2
+    clock.advance(minutes=5)
+    mirrored = ka.connect(database_url, clock=clock, warehouse_url=warehouse_url)
+    assert mirrored.warehouse.sync().usage_rows == 1  # unchanged since, copied again
+    (start, end), = warehouse.rows(
+        "SELECT period_start, period_end FROM {db}.entitlement_usage FINAL")
+    assert (start.month, start.day, end.month, end.day) == (3, 1, 4, 1)
+    assert _fleet_usage(mirrored) == _fleet_usage(kaiten) == 40
+    warehouse.close()
+    mirrored.close()
+    kaiten.close()

@@ -82,10 +82,11 @@ def _pairs(db: Database, customer: str | None, license: str | None, zone: str | 
             elif slug is not None:
                 query = query.where(column == id_for(connection, entity, slug))
         rows = connection.execute(query).all()
-    if db.warehouse is not None:  # the usage as of the warehouse's sync, like its counts
+    if db.warehouse is not None:  # the usage and its period as of the warehouse's sync
         usage_rows = warehouse_reads.usage_rows(db.warehouse)
-        rows = [(*row[:8], *usage_rows.get((row[12], row[13]), (None, None)), *row[10:])
-                for row in rows]
+        rows = [(*row[:8], *value[:2], *row[10:14], *value[2:])
+                for row in rows
+                for value in [usage_rows.get((row[12], row[13]), (None, None, None, None))]]
     now = db.now()
     records = []
     for (inst, cust, lic, zn, ent, method, unit, stored, usage, updated, start, end,

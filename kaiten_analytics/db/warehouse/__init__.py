@@ -21,7 +21,8 @@ Tables (in one ClickHouse database, ``kaiten`` unless the URL names another):
   insert and re-run, leaves every count exact. Reads take ``FINAL`` (these tables only).
   Materialized views were the alternative; they are insert triggers, so a batch whose trail
   part committed before a ``kill -9`` would never reach them on the re-run.
-* ``entitlement_usage`` — the usage rows, ``ReplacingMergeTree(updated_at)``.
+* ``entitlement_usage`` — the usage rows with their metering periods,
+  ``ReplacingMergeTree(updated_at)``.
 * ``sync_state`` — the watermarks; ``schema_versions`` — applied schema versions.
 """
 
@@ -193,6 +194,18 @@ SCHEMA: list[tuple[int, str, list[str]]] = [
         ) ENGINE = ReplacingMergeTree(version)
         ORDER BY source""",
     ]),
+    # a usage value belongs to its metering period: the fleet views read both as of the
+    # same sync (the period from the system of record and the value from here would mix a
+    # new period with the last one's aggregate); the usage watermark is reset so that the
+    # next sync copies every row again, with its period
+    (2, "usage periods", [
+        "ALTER TABLE {db}.entitlement_usage ADD COLUMN IF NOT EXISTS "
+        "period_start Nullable(DateTime64(6, 'UTC'))",
+        "ALTER TABLE {db}.entitlement_usage ADD COLUMN IF NOT EXISTS "
+        "period_end Nullable(DateTime64(6, 'UTC'))",
+        "INSERT INTO {db}.sync_state (source, position, version) "
+        "VALUES ('entitlement_usage', '', now64(6))",
+    ]),
 ]
 SCHEMA_VERSION = SCHEMA[-1][0]
 
@@ -324,6 +337,10 @@ def _set_state(warehouse: Warehouse, source: str, position: str) -> None:
                      ["source", "position", "version"])
 
 
+def _utc(at: datetime | None) -> datetime | None:
+    return None if at is None else at.astimezone(UTC)
+
+
 def _micros(at: datetime) -> int:
     return int(at.timestamp()) * 1_000_000 + at.microsecond
 
@@ -430,7 +447,8 @@ def _sync_usage(engine: sa.Engine, warehouse: Warehouse, settle: timedelta) -> i
     """
     u = entitlement_usage
     stored = _state(warehouse, "entitlement_usage")
-    query = sa.select(u.c.instance_id, u.c.entitlement_id, u.c.value, u.c.updated_at)
+    query = sa.select(u.c.instance_id, u.c.entitlement_id, u.c.value, u.c.updated_at,
+                      u.c.period_start, u.c.period_end)
     if stored:
         query = query.where(u.c.updated_at >= datetime.fromisoformat(stored) - settle)
     with engine.connect() as connection:
@@ -439,8 +457,10 @@ def _sync_usage(engine: sa.Engine, warehouse: Warehouse, settle: timedelta) -> i
         return 0
     warehouse.insert("entitlement_usage",
                      [(r.instance_id, r.entitlement_id, json_text.dumps(r.value),
-                       r.updated_at.astimezone(UTC)) for r in rows],
-                     ["instance_id", "entitlement_id", "value", "updated_at"])
+                       r.updated_at.astimezone(UTC), _utc(r.period_start), _utc(r.period_end))
+                      for r in rows],
+                     ["instance_id", "entitlement_id", "value", "updated_at", "period_start",
+                      "period_end"])
     newest = max(r.updated_at for r in rows).astimezone(UTC)
     if not stored or newest > datetime.fromisoformat(stored):
         _set_state(warehouse, "entitlement_usage", newest.isoformat())

@@ -287,11 +287,20 @@ def value_windows(warehouse: Warehouse, scope: Scope, count: int) -> list[tuple]
 
 # --- fleet views ----------------------------------------------------------------------------
 
-def usage_rows(warehouse: Warehouse) -> dict[tuple[int, int], tuple[Any, datetime]]:
-    """(instance_id, entitlement_id) -> (usage value as stored, updated_at) of every pair."""
-    return {(i, e): (json.loads(value), at) for i, e, value, at in warehouse.rows(
-        "SELECT instance_id, entitlement_id, value, updated_at "
-        "FROM {db}.entitlement_usage FINAL")}
+def usage_rows(warehouse: Warehouse
+               ) -> dict[tuple[int, int], tuple[Any, datetime, datetime | None, datetime | None]]:
+    """(instance_id, entitlement_id) -> (usage value as stored, updated_at, period_start,
+    period_end) of every pair, times aware UTC."""
+    return {(i, e): (json.loads(value), _aware(at), _aware(start), _aware(end))
+            for i, e, value, at, start, end in warehouse.rows(
+                "SELECT instance_id, entitlement_id, value, updated_at, period_start, period_end "
+                "FROM {db}.entitlement_usage FINAL")}
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def day_totals(warehouse: Warehouse, since_day: int | None) -> list[tuple]:
