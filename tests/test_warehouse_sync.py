@@ -196,13 +196,7 @@ def test_the_usage_periods_upgrade_copies_every_usage_row_again(database_url, wa
     kaiten.usage.report("acme-prod", "calls", 40)
     # a warehouse at schema version 1, synced then: its usage rows have no period
     warehouse = mirror.open_warehouse(warehouse_url, upgrade_schema=False)
-    warehouse.command("CREATE DATABASE IF NOT EXISTS {db}")
-    for statement in mirror.SCHEMA[0][2]:
-        warehouse.command(statement)
-    warehouse.command("""CREATE TABLE IF NOT EXISTS {db}.schema_versions (
-        version UInt32, name String, applied_at DateTime64(6, 'UTC') DEFAULT now64(6)
-    ) ENGINE = ReplacingMergeTree ORDER BY version""")
-    warehouse.insert("schema_versions", [(1, mirror.SCHEMA[0][1])], ["version", "name"])
+    assert mirror.upgrade(warehouse, version=1) == mirror.schema_version(warehouse) == 1
     usage = kaiten.usage.get_value("acme-prod", "calls").usage
     warehouse.insert("entitlement_usage", [(1, 1, json.dumps(usage), clock.now)],
                      ["instance_id", "entitlement_id", "value", "updated_at"])

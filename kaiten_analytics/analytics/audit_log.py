@@ -30,6 +30,7 @@ from kaiten_analytics.db.models import (
     feature_audit_trail,
     instances,
 )
+from kaiten_analytics.db.warehouse import as_utc
 from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import ValidationError
 from kaiten_analytics.events import EVENT_NAMES, EVENTS, STATUSES
@@ -233,13 +234,8 @@ def audit_trail_records(db: Database, instance: str, event_name: str | None = No
     rows = _event_page(db, _filter(instance, None, event_name, None, None, after, before),
                        limit, offset)
     return [{"id": event_id, "event_name": name, "entitlement": slug, "status": status,
-             "payload": payload, "created_at": _utc(at)}
+             "payload": payload, "created_at": as_utc(at)}
             for event_id, name, slug, status, payload, at in rows]
-
-
-def _utc(at: datetime) -> datetime:
-    """``at`` as an aware UTC datetime (a warehouse may hand back naive UTC)."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -210,8 +210,8 @@ SCHEMA: list[tuple[int, str, list[str]]] = [
 SCHEMA_VERSION = SCHEMA[-1][0]
 
 
-def upgrade(warehouse: Warehouse) -> int:
-    """Create or upgrade the warehouse schema; return the version it is at.
+def upgrade(warehouse: Warehouse, version: int = SCHEMA_VERSION) -> int:
+    """Create or upgrade the warehouse schema up to ``version``; return ``version``.
 
     Like the Alembic migrations: numbered steps, each applied once and recorded in
     ``schema_versions``; every statement is idempotent (``IF NOT EXISTS``), so a step
@@ -222,13 +222,13 @@ def upgrade(warehouse: Warehouse) -> int:
         version UInt32, name String, applied_at DateTime64(6, 'UTC') DEFAULT now64(6)
     ) ENGINE = ReplacingMergeTree ORDER BY version""")
     applied = {row[0] for row in warehouse.rows("SELECT version FROM {db}.schema_versions")}
-    for version, name, statements in SCHEMA:
-        if version in applied:
+    for step, name, statements in SCHEMA:
+        if step in applied or step > version:
             continue
         for statement in statements:
             warehouse.command(statement)
-        warehouse.insert("schema_versions", [(version, name)], ["version", "name"])
-    return SCHEMA_VERSION
+        warehouse.insert("schema_versions", [(step, name)], ["version", "name"])
+    return version
 
 
 def schema_version(warehouse: Warehouse) -> int:
@@ -337,8 +337,11 @@ def _set_state(warehouse: Warehouse, source: str, position: str) -> None:
                      ["source", "position", "version"])
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    return None if at is None else at.astimezone(UTC)
+def as_utc(at: datetime | None) -> datetime | None:
+    """``at`` as an aware UTC datetime (ClickHouse may hand back naive UTC); None stays None."""
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _micros(at: datetime) -> int:
@@ -457,7 +460,7 @@ def _sync_usage(engine: sa.Engine, warehouse: Warehouse, settle: timedelta) -> i
         return 0
     warehouse.insert("entitlement_usage",
                      [(r.instance_id, r.entitlement_id, json_text.dumps(r.value),
-                       r.updated_at.astimezone(UTC), _utc(r.period_start), _utc(r.period_end))
+                       r.updated_at.astimezone(UTC), as_utc(r.period_start), as_utc(r.period_end))
                       for r in rows],
                      ["instance_id", "entitlement_id", "value", "updated_at", "period_start",
                       "period_end"])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kaiten_analytics.db.warehouse import BUCKETS_PER_DAY, Warehouse
+from kaiten_analytics.db.warehouse import BUCKETS_PER_DAY, Warehouse, as_utc
 from kaiten_analytics.events import EVENTS, USAGE_ACCEPTED
 
 COUNTS = ("reads", "accepted", "rejected")
@@ -291,16 +291,10 @@ def usage_rows(warehouse: Warehouse
                ) -> dict[tuple[int, int], tuple[Any, datetime, datetime | None, datetime | None]]:
     """(instance_id, entitlement_id) -> (usage value as stored, updated_at, period_start,
     period_end) of every pair, times aware UTC."""
-    return {(i, e): (json.loads(value), _aware(at), _aware(start), _aware(end))
+    return {(i, e): (json.loads(value), as_utc(at), as_utc(start), as_utc(end))
             for i, e, value, at, start, end in warehouse.rows(
                 "SELECT instance_id, entitlement_id, value, updated_at, period_start, period_end "
                 "FROM {db}.entitlement_usage FINAL")}
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def day_totals(warehouse: Warehouse, since_day: int | None) -> list[tuple]:
