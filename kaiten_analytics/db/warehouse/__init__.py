@@ -28,7 +28,6 @@ Tables (in one ClickHouse database, ``kaiten`` unless the URL names another):
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -317,7 +316,7 @@ def _number(value: Any) -> float | None:
 
 
 def _event_row(row: Any) -> tuple:
-    payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload or "{}")
+    payload = row.payload if isinstance(row.payload, dict) else json_text.loads(row.payload or "{}")
     accepted = row.event_name == USAGE_ACCEPTED
     value_after = _number(payload.get("aggregate_after")) if accepted else None
     threshold = _number(payload.get("threshold")) if accepted else None

@@ -14,12 +14,12 @@ is a multiple of 15 minutes), never by ClickHouse's own zone tables.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kaiten_analytics.db import json_text
 from kaiten_analytics.db.warehouse import BUCKETS_PER_DAY, Warehouse, as_utc
 from kaiten_analytics.events import EVENTS, USAGE_ACCEPTED
 
@@ -147,7 +147,7 @@ def event_page(warehouse: Warehouse, query: EventQuery, limit: int, offset: int
         f"FROM {{db}}.audit_events WHERE {query.sql(parameters)} "
         "ORDER BY created_at DESC, id DESC LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
         parameters)
-    return [(i, name, slug, status, json.loads(payload), at)
+    return [(i, name, slug, status, json_text.loads(payload), at)
             for i, name, slug, status, payload, at in rows]
 
 
@@ -291,7 +291,7 @@ def usage_rows(warehouse: Warehouse
                ) -> dict[tuple[int, int], tuple[Any, datetime, datetime | None, datetime | None]]:
     """(instance_id, entitlement_id) -> (usage value as stored, updated_at, period_start,
     period_end) of every pair, times aware UTC."""
-    return {(i, e): (json.loads(value), as_utc(at), as_utc(start), as_utc(end))
+    return {(i, e): (json_text.loads(value), as_utc(at), as_utc(start), as_utc(end))
             for i, e, value, at, start, end in warehouse.rows(
                 "SELECT instance_id, entitlement_id, value, updated_at, period_start, period_end "
                 "FROM {db}.entitlement_usage FINAL")}
