@@ -30,6 +30,7 @@ from kaiten_analytics.db.models import (
     feature_audit_trail,
     instances,
 )
+from kaiten_analytics.db.text_match import contains_folded, like_pattern
 from kaiten_analytics.db.warehouse import as_utc
 from kaiten_analytics.db.warehouse import reads as warehouse_reads
 from kaiten_analytics.errors import ValidationError
@@ -86,8 +87,8 @@ class EventFilter:
             instance_row(connection, self.instance).id,
             None if self.entitlement is None else id_for(connection, "entitlement",
                                                           self.entitlement))
-        return warehouse_reads.EventQuery(scope, self.event_name, self.status,
-                                          None if self.search is None else _like(self.search),
+        pattern = None if self.search is None else like_pattern(self.search)
+        return warehouse_reads.EventQuery(scope, self.event_name, self.status, pattern,
                                           self.after, self.before)
 
     def where(self) -> sa.ColumnElement[bool]:
@@ -105,20 +106,12 @@ class EventFilter:
         if self.before is not None:
             clauses.append(t.c.created_at < self.before)
         if self.search:
-            pattern = _like(self.search)
-            clauses.append(sa.or_(
-                t.c.id.ilike(pattern, escape="\\"),
-                t.c.event_name.ilike(pattern, escape="\\"),
-                entitlements.c.slug.ilike(pattern, escape="\\"),
-                sa.cast(t.c.payload, sa.Text).ilike(pattern, escape="\\"),
-            ))
+            columns: list[sa.ColumnElement[Any]] = [sa.cast(t.c.payload, sa.Text)]
+            if self.search.isascii():  # ids, event names and slugs hold ASCII only
+                columns = [t.c.id, t.c.event_name, entitlements.c.slug, *columns]
+            clauses.append(sa.or_(*(contains_folded(column, self.search)
+                                    for column in columns)))
         return sa.and_(*clauses)
-
-
-def _like(search: str) -> str:
-    """The LIKE pattern matching ``search`` anywhere (``\\`` escapes ``%``, ``_``, ``\\``)."""
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _filter(instance: str, entitlement: str | None, event_name: str | None,

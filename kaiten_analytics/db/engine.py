@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from kaiten_analytics.db import json_text
+from kaiten_analytics.db import json_text, text_match
 from kaiten_analytics.db.driver_statements import driver_of
 from kaiten_analytics.errors import ValidationError
 
@@ -76,6 +76,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
+        text_match.register(dbapi_connection)
         cursor = dbapi_connection.cursor()
         if not in_memory:
             for pragma in SQLITE_FILE_PRAGMAS:
