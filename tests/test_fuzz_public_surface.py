@@ -82,6 +82,8 @@ ODD_STRINGS = [
     "Europe/Berlin\x00", "UTC" * 100, "Etc/" + "A" * 300, "a/" * 200, "%s%s%n", "{}", "[]",
     "null", "NaN", "-inf", "1e999", "'; DROP TABLE customers; --", "a" * 64, "a" * 201,
     "x" * 5_000, "é" * 1_000,
+    # shaped like what is valid around them: a URL with a control character inside
+    "https://example.com/hook\x00", "http://\x00\x12host\x14/", "https://exa\x7fmple.com/",
 ]
 ODD_NUMBERS = [0, -1, 1, 2**31, 2**63, -(2**63) - 1, 2**64, 10**30, -(10**30), math.nan,
                math.inf, -math.inf, -0.0, 1e308, 5e-324, 0.5, Decimal("NaN"), Decimal("1e999"),

@@ -86,6 +86,9 @@ def test_add_returns_a_whsec_secret_once_and_nothing_shows_it_again(kaiten, caps
     ("ftp://hooks.example.com/x", None), ("hooks.example.com/x", None), ("", None),
     ("http:///nohost", None), ("https://ok.example/x", ["INSTANCE_CREATD"]),
     ("https://ok.example/x", []),
+    # control characters (NUL: PostgreSQL stores none) after the stripped ends, in host or path
+    ("\rhttp://\x00\x12\U000f6ffd\x14\r", None), ("https://ok.example/a\x00b", None),
+    ("https://ok.example/\x7f", None), ("https://ok\ud800.example/", None),
 ])
 def test_add_refuses_bad_urls_and_unknown_event_types_writing_nothing(kaiten, url, events):
     before = table_counts(kaiten)

@@ -14,6 +14,7 @@ import os
 import socket
 from urllib.parse import urlsplit
 
+from kaiten_analytics import fields
 from kaiten_analytics.errors import ValidationError
 
 ALLOW_PRIVATE_ENV = "KAITEN_WEBHOOKS_ALLOW_PRIVATE"
@@ -27,6 +28,7 @@ def checked_url(url: str) -> str:
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
         raise ValidationError("url", f"must be at most {MAX_URL_LENGTH} characters")
+    fields.storable(url, "url")  # NUL and other control characters: no database stores them
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
