@@ -204,6 +204,15 @@ def test_get_runs_the_same_query_and_the_body_is_checked(served):
         assert got.json() == {"data": {"instance": {"slug": "acme-dev"}}}
         bad = client.get("/api/graphql", params={"query": query, "variables": "{not json"})
         assert bad.status_code == 422 and bad.json()["field"] == "variables"
+        # GraphQL over HTTP's extensions are taken (a JSON object), an unknown parameter is not
+        with_extensions = client.get("/api/graphql", params={
+            "query": query, "variables": json.dumps({"s": "acme-dev"}), "extensions": "{}"})
+        assert with_extensions.json() == got.json()
+        for params, field in (({"extensions": "[1]"}, "extensions"),
+                              ({"operation_name": "x"}, "operation_name")):
+            refused = client.get("/api/graphql", params={"query": query, **params})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["field"] == field
         malformed = client.post("/api/graphql", content=b"{nope",
                                 headers={"Content-Type": "application/json"})
         assert malformed.status_code == 400

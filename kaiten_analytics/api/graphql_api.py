@@ -29,7 +29,7 @@ from fastapi import APIRouter
 from fastapi import Query as QueryParameter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from graphql import GraphQLError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
@@ -218,6 +218,19 @@ class GraphQLResponse(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+class GraphQLQuery(BaseModel):
+    """A GraphQL operation in a GET query string; a parameter not listed here is refused (422),
+    as by the REST GETs that take parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, description="the GraphQL document")
+    variables: str | None = Field(None, description="the variables: a JSON object")
+    operationName: str | None = None  # GraphQL over HTTP's name
+    extensions: str | None = Field(
+        None, description="GraphQL over HTTP's extensions: a JSON object (accepted, not used)")
+
+
 router = APIRouter(tags=["graphql"])
 _RESPONSES = responses(401, 403, 422, 503)
 
@@ -232,24 +245,25 @@ def graphql_post(kaiten: Handle, body: GraphQLRequest, key: auth.Reader) -> JSON
 @router.get(PATH, operation_id="graphqlGet", response_model=GraphQLResponse,
             responses=_RESPONSES)
 def graphql_get(kaiten: Handle, key: auth.Reader,
-                query: Annotated[str, QueryParameter(min_length=1,
-                                                     description="the GraphQL document")],
-                variables: Annotated[str | None, QueryParameter(
-                    description="the variables: a JSON object")] = None,
-                operationName: Annotated[str | None, QueryParameter()] = None
-                ) -> JSONResponse:
+                params: Annotated[GraphQLQuery, QueryParameter()]) -> JSONResponse:
     """The same as POST, with the operation in the query string."""
-    values = None
-    if variables is not None:
-        try:
-            values = json.loads(variables)
-        except json.JSONDecodeError as error:
-            raise ProblemError(422, "validation-error", f"variables: not JSON ({error.msg})",
-                               "variables") from None
-        if not isinstance(values, dict):
-            raise ProblemError(422, "validation-error", "variables: must be a JSON object",
-                               "variables")
-    return execute(kaiten, key, query, values, operationName)
+    variables = _json_object(params.variables, "variables")
+    _json_object(params.extensions, "extensions")
+    return execute(kaiten, key, params.query, variables, params.operationName)
+
+
+def _json_object(text: str | None, field: str) -> dict[str, Any] | None:
+    """The JSON object a GET parameter holds (None when absent); else a 422 naming ``field``."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProblemError(422, "validation-error", f"{field}: not JSON ({error.msg})",
+                           field) from None
+    if not isinstance(value, dict):
+        raise ProblemError(422, "validation-error", f"{field}: must be a JSON object", field)
+    return value
 
 
 @router.get(PATH + "/schema", operation_id="graphqlSchema", response_class=PlainTextResponse,
