@@ -2,10 +2,16 @@
 status codes, content types, negative data rejected, positive data accepted, ``ignored_auth``
 …) with a bounded number of examples per operation, against a real server on both engines.
 
-One deliberate setting: positive data may also be answered 422. The schema describes each
+Two deliberate settings. Positive data may also be answered 422. The schema describes each
 field, but the API answers the library's cross-field and cross-entity refusals with 422 — an end
 date before the start, a report for a BOOLEAN entitlement or one not on the license — and no
-JSON Schema can say those in advance.
+JSON Schema can say those in advance. And a generated query holding a list or an object is
+dropped (:func:`filter_query`): no query parameter of the API is either, and the client sends
+them lossily — an empty list as no parameter at all, a list as the parameter repeated (the
+server takes one value) — so such a "negative" case can be a valid request, and its 200 was
+reported as negative data accepted (seen: ``endpoint`` of ``GET /api/webhook-deliveries``
+generated as ``[]``, ``operationName`` of ``GET /api/graphql`` sent five times). Wrong types,
+ranges and enums in the query are still generated as negative data.
 """
 
 from __future__ import annotations
@@ -60,7 +66,13 @@ schema = schemathesis.openapi.from_dict(create_app("sqlite://").openapi(),
                                         config=SchemathesisConfig.from_str(CONFIG))
 
 
+def filter_query(_ctx, query):
+    """Keep a generated query unless a value is a list or a dict (see the module docstring)."""
+    return not query or not any(isinstance(value, list | dict) for value in query.values())
+
+
 @pytest.mark.slow
+@schema.hooks.apply(filter_query)
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None,
           suppress_health_check=list(HealthCheck))
